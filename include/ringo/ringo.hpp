@@ -1,0 +1,4 @@
+// Everything ringo offers.
+#pragma once
+
+#include <ringo/runtime.hpp>

@@ -1,0 +1,116 @@
+// io_context: one io_uring and the loop that drives it, one per thread (Go's runtime netpoller and
+// scheduler for that thread, in one object).
+//
+// Everything on a context runs on its thread: coroutines resume from its ready queue after a batch
+// of CQEs is reaped, never inline while the CQ is walked. The loop makes one io_uring_enter per
+// turn: submit what the ready coroutines queued, wait for at least one CQE or the earliest timer.
+// Another thread may request stop on an operation's token; that reaches the loop through an
+// eventfd (see detail/cancellable.hpp). ringo::run(task) is the usual way in.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <ringo/runtime/detail/cancellable.hpp>
+#include <ringo/runtime/detail/spawn.hpp>
+#include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/task.hpp>
+
+struct io_uring_sqe;
+
+namespace ringo {
+
+struct io_context_options {
+  unsigned sq_entries = 256;
+  unsigned cq_entries =
+      0;  // 0: 16 × sq_entries, so multishot bursts rarely reach the overflow list
+  // Try IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN (falling back when refused).
+  bool single_issuer = true;
+};
+
+class io_context {
+ public:
+  explicit io_context(io_context_options options = {});
+  ~io_context();
+  io_context(const io_context&) = delete;
+  io_context& operator=(const io_context&) = delete;
+
+  // The context owned by this thread, or nullptr.
+  static io_context* current() noexcept;
+
+  // Runs `t` to completion on this thread and returns its value (or rethrows its exception).
+  template <typename T>
+  T run(task<T> t);
+
+  // The io_uring setup flags the kernel accepted, and whether it supports an opcode.
+  unsigned setup_flags() const noexcept;
+  bool supports(int opcode) const noexcept;
+
+  // --- Used by the runtime's operations; not needed by applications. ---
+  void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
+  // A fresh SQE; when the SQ is full, submits (and reaps, if the kernel asks) first. Never null.
+  io_uring_sqe* get_sqe();
+  detail::timer_heap& timers() noexcept { return timers_; }
+  // Any thread: queue `op` for on_stop() on this context's thread and wake the loop.
+  void post_stop(detail::cancellable& op);
+  // Loop thread: withdraw a queued stop request for `op` (it finished first).
+  void withdraw_stop(detail::cancellable& op) noexcept;
+  // Operations with an SQE in the kernel: the destructor waits for them.
+  void op_started() noexcept { ++in_flight_; }
+
+ private:
+  struct root_sink final : detail::child_sink {
+    bool done = false;
+    std::exception_ptr error;
+    std::coroutine_handle<> child_done(std::exception_ptr e) noexcept override;
+  };
+  struct ring;
+
+  void run_until(const bool& done);
+  void run_ready();
+  void reap() noexcept;
+  void wait_for_events();
+  void drain_remote_stops();
+  void arm_wakeup();
+
+  std::unique_ptr<ring> ring_;
+  std::vector<std::coroutine_handle<>> ready_;
+  std::vector<std::coroutine_handle<>> running_;
+  detail::timer_heap timers_;
+  std::size_t in_flight_ = 0;
+  bool running_loop_ = false;
+
+  std::mutex remote_mutex_;
+  std::vector<detail::cancellable*> remote_stops_;
+};
+
+template <typename T>
+T io_context::run(task<T> t) {
+  if constexpr (std::is_void_v<T>) {
+    root_sink sink;
+    schedule(detail::make_child(std::move(t), sink));
+    run_until(sink.done);
+    if (sink.error) std::rethrow_exception(sink.error);
+  } else {
+    std::optional<T> out;
+    auto capture = [](task<T> inner, std::optional<T>* slot) -> task<void> {
+      slot->emplace(co_await std::move(inner));
+    };
+    run(capture(std::move(t), &out));
+    return std::move(*out);
+  }
+}
+
+// Runs `t` on this thread's io_context, creating one for the duration if the thread has none.
+template <typename T>
+T run(task<T> t) {
+  if (io_context* ctx = io_context::current()) return ctx->run(std::move(t));
+  io_context ctx;
+  return ctx.run(std::move(t));
+}
+
+}  // namespace ringo

@@ -1,0 +1,235 @@
+#include "ringo/runtime/io_context.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <stdexcept>
+#include <sys/eventfd.h>
+#include <system_error>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "ringo/runtime/detail/io_op.hpp"
+#include "ringo/runtime/unique_fd.hpp"
+#include "user_data.hpp"
+
+namespace ringo {
+namespace {
+
+thread_local io_context* current_context = nullptr;
+
+// Setup flags to try, best first: the kernel refuses what it does not know with -EINVAL.
+// SINGLE_ISSUER | DEFER_TASKRUN (6.1) run completion work only when the loop asks for events, which
+// is when it wants them; COOP_TASKRUN (5.19) avoids the inter-processor interrupt.
+constexpr unsigned setup_ladder[] = {
+    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
+        IORING_SETUP_SUBMIT_ALL,
+    IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+    0,
+};
+
+__kernel_timespec to_timespec(duration d) noexcept {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  if (ns < 0) ns = 0;
+  return {.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+}
+
+}  // namespace
+
+struct io_context::ring {
+  io_uring uring{};
+  unsigned flags = 0;
+  io_uring_probe* probe = nullptr;
+  unique_fd wake_fd;
+  std::uint64_t wake_value = 0;  // the eventfd read's buffer: the kernel writes it
+  bool wake_armed = false;
+  bool woken = false;
+  unsigned busy_turns = 0;
+};
+
+io_context::io_context(io_context_options options) : ring_(std::make_unique<ring>()) {
+  if (current_context) throw std::logic_error("ringo: this thread already has an io_context");
+  unsigned cq = options.cq_entries ? options.cq_entries : 16 * options.sq_entries;
+  int err = -EINVAL;
+  for (unsigned flags : setup_ladder) {
+    if (!options.single_issuer) flags &= ~(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+    io_uring_params params{};
+    params.flags = flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = cq;
+    err = io_uring_queue_init_params(options.sq_entries, &ring_->uring, &params);
+    if (err == 0) {
+      ring_->flags = flags;
+      break;
+    }
+    if (err != -EINVAL) break;
+  }
+  if (err != 0) throw std::system_error(-err, std::system_category(), "io_uring_queue_init");
+  ring_->probe = io_uring_get_probe_ring(&ring_->uring);
+  ring_->wake_fd = unique_fd(::eventfd(0, EFD_CLOEXEC));
+  if (!ring_->wake_fd) {
+    int e = errno;
+    io_uring_queue_exit(&ring_->uring);
+    throw std::system_error(e, std::system_category(), "eventfd");
+  }
+  current_context = this;
+}
+
+io_context::~io_context() {
+  // Nothing may stay in the kernel pointing at memory we are about to free: cancel everything
+  // still in flight and reap until its last CQE has arrived.
+  if (in_flight_ > 0 || ring_->wake_armed) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, detail::ignored_user_data);
+    while (in_flight_ > 0 || ring_->wake_armed) {
+      int ret = io_uring_submit_and_wait(&ring_->uring, 1);
+      if (ret < 0 && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN) break;
+      reap();
+    }
+  }
+  if (ring_->probe) io_uring_free_probe(ring_->probe);
+  io_uring_queue_exit(&ring_->uring);
+  current_context = nullptr;
+}
+
+io_context* io_context::current() noexcept {
+  return current_context;
+}
+
+unsigned io_context::setup_flags() const noexcept {
+  return ring_->flags;
+}
+
+bool io_context::supports(int opcode) const noexcept {
+  return ring_->probe && io_uring_opcode_supported(ring_->probe, opcode);
+}
+
+io_uring_sqe* io_context::get_sqe() {
+  for (;;) {
+    if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_->uring)) return sqe;
+    // SQ full: hand the queued entries to the kernel and retry. -EBUSY/-EAGAIN mean the kernel
+    // wants its completions reaped first; nothing is dropped either way.
+    int ret = io_uring_submit(&ring_->uring);
+    if (ret == -EBUSY || ret == -EAGAIN) {
+      io_uring_get_events(&ring_->uring);
+      reap();
+    } else if (ret < 0 && ret != -EINTR) {
+      throw std::system_error(-ret, std::system_category(), "io_uring_submit");
+    }
+  }
+}
+
+void io_context::post_stop(detail::cancellable& op) {
+  {
+    std::lock_guard lock(remote_mutex_);
+    op.queued_remotely_.store(true, std::memory_order_relaxed);
+    remote_stops_.push_back(&op);
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(ring_->wake_fd.get(), &one, sizeof one);
+}
+
+void io_context::withdraw_stop(detail::cancellable& op) noexcept {
+  std::lock_guard lock(remote_mutex_);
+  std::erase(remote_stops_, &op);
+  op.queued_remotely_.store(false, std::memory_order_relaxed);
+}
+
+void io_context::drain_remote_stops() {
+  std::vector<detail::cancellable*> stops;
+  {
+    std::lock_guard lock(remote_mutex_);
+    stops.swap(remote_stops_);
+    for (auto* op : stops) op->queued_remotely_.store(false, std::memory_order_relaxed);
+  }
+  for (auto* op : stops) op->on_stop();
+}
+
+void io_context::arm_wakeup() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_read(sqe, ring_->wake_fd.get(), &ring_->wake_value, sizeof ring_->wake_value, 0);
+  io_uring_sqe_set_data64(sqe, detail::wake_user_data);
+  ring_->wake_armed = true;
+}
+
+std::coroutine_handle<> io_context::root_sink::child_done(std::exception_ptr e) noexcept {
+  done = true;
+  error = std::move(e);
+  return std::noop_coroutine();
+}
+
+void io_context::run_until(const bool& done) {
+  if (running_loop_) throw std::logic_error("ringo: io_context::run called from inside its loop");
+  running_loop_ = true;
+  struct reset_flag {
+    bool& flag;
+    ~reset_flag() { flag = false; }
+  } reset{running_loop_};
+
+  while (!done) {
+    run_ready();
+    if (done) break;
+    if (!ring_->wake_armed) arm_wakeup();
+    if (!ready_.empty()) {
+      // Coroutines are still runnable (they yielded): keep I/O moving without blocking.
+      if (io_uring_sq_ready(&ring_->uring) > 0 || ++ring_->busy_turns % 16 == 0)
+        io_uring_submit_and_get_events(&ring_->uring);
+    } else {
+      wait_for_events();
+    }
+    reap();
+    if (!timers_.empty()) timers_.fire_expired(clock::now());
+    if (ring_->woken) {
+      ring_->woken = false;
+      drain_remote_stops();
+    }
+  }
+}
+
+void io_context::run_ready() {
+  running_.swap(ready_);
+  for (std::size_t i = 0; i < running_.size(); ++i) running_[i].resume();
+  running_.clear();
+}
+
+void io_context::wait_for_events() {
+  io_uring* uring = &ring_->uring;
+  io_uring_cqe* cqe = nullptr;
+  int ret;
+  if (timers_.empty()) {
+    ret = io_uring_submit_and_wait(uring, 1);
+  } else {
+    duration left = timers_.earliest() - clock::now();
+    if (left <= duration::zero()) {
+      ret = io_uring_submit_and_get_events(uring);
+    } else {
+      __kernel_timespec ts = to_timespec(left);
+      ret = io_uring_submit_and_wait_timeout(uring, &cqe, 1, &ts, nullptr);
+    }
+  }
+  // -ETIME: the earliest timer is due. -EINTR: a signal. -EBUSY/-EAGAIN: reap, then go round.
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EBUSY && ret != -EAGAIN)
+    throw std::system_error(-ret, std::system_category(), "io_uring_enter");
+}
+
+void io_context::reap() noexcept {
+  io_uring* uring = &ring_->uring;
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(uring, head, cqe) {
+    ++seen;
+    std::uint64_t data = cqe->user_data;
+    if (data == detail::ignored_user_data) continue;
+    if (data == detail::wake_user_data) {
+      ring_->wake_armed = false;
+      ring_->woken = true;
+      continue;
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) --in_flight_;
+    reinterpret_cast<detail::completion*>(data)->on_cqe(cqe->res, cqe->flags);
+  }
+  io_uring_cq_advance(uring, seen);
+}
+
+}  // namespace ringo
