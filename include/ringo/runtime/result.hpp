@@ -1,9 +1,10 @@
-// result<T>: a value or a std::error_code, the return type of every operation that can fail.
+// result<T, E>: a value or an error, the return type of every operation that can fail.
 //
 // Failures are normal control flow in a network program (a refused connect is how Happy Eyeballs
 // learns to try the other family), so they travel as values, never as exceptions. `value()` throws
 // std::system_error for callers who prefer exceptions. C++20 with GCC 12 has no std::expected;
-// this is the small subset ringo needs.
+// this is the small subset ringo needs. E is std::error_code, or a type that carries one with
+// context (net::op_error, Go's *net.OpError) and provides code() and message().
 #pragma once
 
 #include <system_error>
@@ -17,7 +18,7 @@ namespace ringo {
 // condition, so `ec == std::errc::operation_canceled` and `ec == std::errc::timed_out` both work.
 enum class errc {
   operation_canceled = 1,  // a stop was requested ("operation was canceled", Go's context.Canceled)
-  timed_out,  // the operation's deadline passed ("i/o timeout", Go's ErrDeadlineExceeded)
+  timed_out,               // the operation's deadline passed ("i/o timeout", Go's ErrDeadlineExceeded)
 };
 
 const std::error_category& runtime_category() noexcept;
@@ -26,22 +27,33 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), runtime_category()};
 }
 
-// Converts a negative errno from the kernel (a CQE's res) into an error_code.
-inline std::error_code errno_code(int err) noexcept {
-  return {err, std::system_category()};
-}
+// Converts an errno value (a CQE's -res) into an error_code.
+inline std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
 
-template <typename T>
+namespace detail {
+[[noreturn]] inline void throw_error(const std::error_code& ec) { throw std::system_error(ec); }
+template <typename E>
+[[noreturn]] void throw_error(const E& e) {
+  throw std::system_error(e.code(), e.message());
+}
+}  // namespace detail
+
+template <typename T, typename E = std::error_code>
 class [[nodiscard]] result {
  public:
   using value_type = T;
+  using error_type = E;
 
   template <typename U = T>
-  requires std::is_constructible_v<T, U&&> &&(!std::is_same_v<std::remove_cvref_t<U>, result>)&&(
-      !std::is_same_v<std::remove_cvref_t<U>, std::error_code>)result(U&& value)
-      : state_(std::in_place_index<0>, std::forward<U>(value)) {}
-  result(std::error_code ec) : state_(std::in_place_index<1>, ec) {}
-  result(errc e) : result(make_error_code(e)) {}
+    requires std::is_constructible_v<T, U&&> &&
+             (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
+             (!std::is_same_v<std::remove_cvref_t<U>, E>) &&
+             (!std::is_same_v<std::remove_cvref_t<U>, errc>)
+  result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}
+  result(E error) : state_(std::in_place_index<1>, std::move(error)) {}
+  result(errc e)
+    requires std::is_same_v<E, std::error_code>
+      : result(make_error_code(e)) {}
 
   bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -56,37 +68,47 @@ class [[nodiscard]] result {
   T* operator->() noexcept { return std::get_if<0>(&state_); }
   const T* operator->() const noexcept { return std::get_if<0>(&state_); }
 
-  // The error, or a default (success) error_code when there is a value.
-  std::error_code error() const noexcept {
-    auto* ec = std::get_if<1>(&state_);
-    return ec ? *ec : std::error_code{};
+  // The error, or a default E (for error_code: success) when there is a value.
+  E error() const {
+    auto* e = std::get_if<1>(&state_);
+    return e ? *e : E{};
   }
 
  private:
   void check() const {
-    if (!has_value()) throw std::system_error(std::get<1>(state_));
+    if (!has_value()) detail::throw_error(std::get<1>(state_));
   }
-  std::variant<T, std::error_code> state_;
+  std::variant<T, E> state_;
 };
 
-template <>
-class [[nodiscard]] result<void> {
+template <typename E>
+class [[nodiscard]] result<void, E> {
  public:
   using value_type = void;
+  using error_type = E;
 
   result() = default;
-  result(std::error_code ec) : ec_(ec) {}
-  result(errc e) : ec_(make_error_code(e)) {}
+  // A default (success) error_code makes a success: `return ec;` works for either outcome.
+  result(E error) : error_(std::move(error)), failed_(is_failure(error_)) {}
+  result(errc e)
+    requires std::is_same_v<E, std::error_code>
+      : result(make_error_code(e)) {}
 
-  bool has_value() const noexcept { return !ec_; }
+  bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const {
-    if (ec_) throw std::system_error(ec_);
+    if (failed_) detail::throw_error(error_);
   }
-  std::error_code error() const noexcept { return ec_; }
+  E error() const { return error_; }
 
  private:
-  std::error_code ec_;
+  static bool is_failure(const std::error_code& ec) noexcept { return bool(ec); }
+  template <typename Other>
+  static bool is_failure(const Other&) noexcept {
+    return true;
+  }
+  E error_{};
+  bool failed_ = false;
 };
 
 }  // namespace ringo
