@@ -1,0 +1,39 @@
+// hello_server [--listen ADDR] [--threads N]: "Hello, World!" on GET /; a thread, io_context
+// and SO_REUSEPORT listener per N. Ctrl-C stops it.
+#include <signal.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+using namespace ringo;
+
+task<void> hello(http::response_writer& w, http::request&) {
+  w.header().set("Content-Type", "text/plain; charset=utf-8");
+  co_await w.write("Hello, World!");
+}
+
+task<void> serve(std::string address, std::stop_token stop) {
+  http::mux mux;
+  (void)mux.handle("GET /{$}", hello);
+  http::server server(mux.as_handler());
+  auto listener = net::listen("tcp", address, {.reuse_port = true}).value();  // or throws
+  (void)co_await server.serve(listener, stop);
+}
+
+int main(int argc, char** argv) {
+  std::string address = "127.0.0.1:8080";
+  int threads = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::string_view(argv[i]) == "--listen") address = argv[i + 1];
+    if (std::string_view(argv[i]) == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
+  }
+  (void)block_signals({SIGINT, SIGTERM});  // before the threads start, so they inherit the mask
+  std::stop_source stop;
+  std::vector<std::jthread> workers;
+  for (int i = 0; i < threads; ++i)
+    workers.emplace_back([&] { run(serve(address, stop.get_token())); });
+  (void)run(wait_for_signal({SIGINT, SIGTERM}));
+  stop.request_stop();
+}

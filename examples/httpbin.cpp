@@ -1,0 +1,120 @@
+// httpbin [--listen ADDR]: a demo server and a test peer, after httpbin.org.
+//   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
+// /delay notices a client that leaves: its sleep takes the request's stop token.
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <string>
+
+#include <ringo/ringo.hpp>
+
+using namespace ringo;
+using namespace std::chrono;
+
+int number(http::request& r, std::string_view name, int fallback = 0) {
+  std::string_view text = r.path_value(name);
+  int n = fallback;
+  std::from_chars(text.data(), text.data() + text.size(), n);
+  return n;
+}
+
+std::string describe_headers(const http::request& r) {
+  std::string out;
+  for (const auto& f : r.header) out += f.name + ": " + f.value + "\n";
+  return out;
+}
+
+task<void> get(http::response_writer& w, http::request& r) {
+  std::string text = "method: " + r.method + "\nurl: " + r.target + "\n" + describe_headers(r);
+  co_await w.write(text);
+}
+
+task<void> headers(http::response_writer& w, http::request& r) {
+  co_await w.write(describe_headers(r));
+}
+
+task<void> status(http::response_writer& w, http::request& r) {
+  int code = number(r, "code", 200);
+  if (code < 200 || code > 999) {
+    (void)co_await http::error(w, 400, "bad status code");
+    co_return;
+  }
+  w.write_header(code);
+}
+
+task<void> delay(http::response_writer& w, http::request& r) {
+  auto start = steady_clock::now();
+  auto slept = co_await sleep_for(milliseconds(number(r, "ms")), r.stop);
+  auto waited = duration_cast<milliseconds>(steady_clock::now() - start).count();
+  if (!slept) {
+    std::fprintf(stderr, "canceled after %lld ms\n", static_cast<long long>(waited));
+    co_return;
+  }
+  co_await w.write("slept " + std::to_string(waited) + " ms\n");
+}
+
+task<void> bytes(http::response_writer& w, http::request& r) {
+  std::string data(static_cast<std::size_t>(std::max(0, number(r, "n"))), '\0');
+  std::uint32_t x = 2463534242u;  // xorshift: varied bytes, the same every time
+  for (char& c : data) c = static_cast<char>(x ^= x << 13, x ^= x >> 17, x ^= x << 5);
+  w.header().set("Content-Type", "application/octet-stream");
+  w.header().set("Content-Length", std::to_string(data.size()));
+  co_await w.write(data);
+}
+
+task<void> stream(http::response_writer& w, http::request& r) {
+  for (int i = 0, n = number(r, "n"); i < n && !r.stop.stop_requested(); ++i) {
+    co_await w.write("chunk " + std::to_string(i) + "\n");
+    if (!co_await w.flush()) co_return;  // the client left
+  }
+}
+
+task<void> redirect(http::response_writer& w, http::request& r) {
+  int n = number(r, "n");
+  w.header().set("Location", n > 1 ? "/redirect/" + std::to_string(n - 1) : "/get");
+  w.write_header(302);
+  co_return;
+}
+
+task<void> echo(http::response_writer& w, http::request& r) {
+  auto body = co_await r.body->read_all(64 << 20, r.stop);
+  if (!body) {
+    (void)co_await http::error(w, 400, body.error().message());
+    co_return;
+  }
+  co_await w.write(*body);
+}
+
+// Ctrl-C: finish the requests in flight, then exit.
+task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
+  auto signal = wait_for_signal({SIGINT, SIGTERM}, stop);
+  if (co_await std::move(signal)) co_await server->shutdown();
+}
+
+task<int> serve(std::string address) {
+  http::mux mux;
+  (void)mux.handle("GET /get", get);
+  (void)mux.handle("GET /headers", headers);
+  (void)mux.handle("/status/{code}", status);
+  (void)mux.handle("GET /delay/{ms}", delay);
+  (void)mux.handle("GET /bytes/{n}", bytes);
+  (void)mux.handle("GET /stream/{n}", stream);
+  (void)mux.handle("GET /redirect/{n}", redirect);
+  (void)mux.handle("POST /echo", echo);
+  http::server server(mux.as_handler());
+  scope s;
+  s.spawn(shut_down_on_signal(&server, s.get_token()));
+  auto served = co_await server.listen_and_serve(address);
+  if (!served) std::fprintf(stderr, "%s\n", served.error().message().c_str());
+  s.request_stop();
+  co_await s.join();
+  co_return served ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  std::string address = "127.0.0.1:8080";
+  if (argc == 3 && std::string_view(argv[1]) == "--listen") address = argv[2];
+  (void)block_signals({SIGINT, SIGTERM});
+  return run(serve(address));
+}

@@ -1,0 +1,77 @@
+// server: an HTTP/1.1 server (Go's http.Server).
+//
+// serve() accepts connections and runs one coroutine per connection in a scope it awaits: a
+// request's handler runs while the connection's reader waits for the client to leave (a pending
+// poll for POLLRDHUP once the body is consumed), so request::stop fires when the client
+// disconnects, on a write error, or on a forced shutdown. Timeouts start where Go starts them:
+// read_header_timeout and read_timeout at the request's first byte, write_timeout when the head has
+// been read, idle_timeout while waiting for the next request on a kept-alive connection.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <ringo/http/handler.hpp>
+#include <ringo/http/request.hpp>
+#include <ringo/http/response_writer.hpp>
+#include <ringo/net/conn.hpp>
+#include <ringo/net/error.hpp>
+#include <ringo/net/listener.hpp>
+#include <ringo/runtime/event.hpp>
+#include <ringo/runtime/result.hpp>
+#include <ringo/runtime/task.hpp>
+
+namespace ringo::http {
+
+// A connection's state, for the conn_state hook (Go's http.ConnState).
+enum class conn_state { new_, active, idle, hijacked, closed };
+std::string_view to_string(conn_state s) noexcept;
+
+class server {
+ public:
+  http::handler handler;
+  duration read_timeout{};         // the whole request, body included; 0: none
+  duration read_header_timeout{};  // the head; 0: read_timeout
+  duration write_timeout{};        // the response; 0: none
+  duration idle_timeout{};         // between requests; 0: read_timeout
+  std::size_t max_header_bytes = 1 << 20;
+  std::function<void(const net::conn&, conn_state)> conn_state_hook;
+  std::function<void(std::string_view)> error_log;  // default: stderr
+
+  server();
+  explicit server(http::handler h);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Serves connections from `l` until shutdown() or close() (then success), or until `stop`
+  // (which acts as close()). Returns only when every connection is done.
+  task<result<void, net::op_error>> serve(net::listener& l, std::stop_token stop = {});
+  // Listens on "host:port" (tcp) and serves.
+  task<result<void, net::op_error>> listen_and_serve(std::string address,
+                                                     std::stop_token stop = {});
+  // Graceful: stops accepting, closes idle connections, lets active requests finish, and returns
+  // when serve() has returned. A stop request on `force` turns it into close().
+  task<void> shutdown(std::stop_token force = {});
+  // Immediate: stops accepting and stops every connection's work (handlers see their stop).
+  void close();
+
+  // Open connections (not hijacked ones).
+  std::size_t connections() const noexcept;
+
+  struct state;
+
+ private:
+  std::unique_ptr<state> state_;
+};
+
+// Serves `h` on "host:port" with a default server.
+task<result<void, net::op_error>> listen_and_serve(std::string address, http::handler h,
+                                                   std::stop_token stop = {});
+
+}  // namespace ringo::http

@@ -1,0 +1,68 @@
+#include "ringo/http/headers.hpp"
+
+#include <algorithm>
+
+namespace ringo::http {
+namespace {
+
+char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+void headers::add(std::string_view name, std::string_view value) {
+  fields_.push_back({std::string(name), std::string(value)});
+}
+
+void headers::set(std::string_view name, std::string_view value) {
+  auto it = std::find_if(fields_.begin(), fields_.end(),
+                         [&](const field& f) { return iequals(f.name, name); });
+  if (it == fields_.end()) return add(name, value);
+  it->value = value;
+  fields_.erase(std::remove_if(it + 1, fields_.end(),
+                               [&](const field& f) { return iequals(f.name, name); }),
+                fields_.end());
+}
+
+std::optional<std::string_view> headers::get(std::string_view name) const noexcept {
+  for (const field& f : fields_)
+    if (iequals(f.name, name)) return std::string_view(f.value);
+  return std::nullopt;
+}
+
+std::vector<std::string_view> headers::values(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const field& f : fields_)
+    if (iequals(f.name, name)) out.emplace_back(f.value);
+  return out;
+}
+
+bool headers::has_token(std::string_view name, std::string_view token) const noexcept {
+  for (const field& f : fields_) {
+    if (!iequals(f.name, name)) continue;
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      if (iequals(trim(rest.substr(0, comma)), token)) return true;
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+std::size_t headers::erase(std::string_view name) {
+  return std::erase_if(fields_, [&](const field& f) { return iequals(f.name, name); });
+}
+
+}  // namespace ringo::http

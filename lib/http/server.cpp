@@ -1,0 +1,109 @@
+#include "ringo/http/server.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "ringo/runtime/scope.hpp"
+#include "server_conn.hpp"
+#include "server_state.hpp"
+
+namespace ringo::http {
+
+std::string_view to_string(conn_state s) noexcept {
+  switch (s) {
+    case conn_state::new_: return "new";
+    case conn_state::active: return "active";
+    case conn_state::idle: return "idle";
+    case conn_state::hijacked: return "hijacked";
+    case conn_state::closed: return "closed";
+  }
+  return "?";
+}
+
+std::string_view server::state::http_date() {
+  std::time_t now = std::time(nullptr);
+  if (now != date_time || date.empty()) {
+    date_time = now;
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[64];
+    std::size_t n = std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    date.assign(buf, n);
+  }
+  return date;
+}
+
+void server::state::log(const server& s, std::string_view message) const {
+  if (s.error_log)
+    s.error_log(message);
+  else
+    std::fprintf(stderr, "http: %.*s\n", static_cast<int>(message.size()), message.data());
+}
+
+server::server() : state_(std::make_unique<state>()) {}
+server::server(http::handler h) : server() { handler = std::move(h); }
+server::~server() = default;
+
+std::size_t server::connections() const noexcept { return state_->conns.size(); }
+
+namespace {
+
+task<void> serve_conn(server* srv, server::state* st, net::conn c, std::stop_token force) {
+  detail::server_conn conn(*srv, *st, std::move(c), std::move(force));
+  co_await conn.run();
+}
+
+}  // namespace
+
+task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_token stop) {
+  state& st = *state_;
+  st.serving = true;
+  st.serve_done.reset();
+  std::stop_callback on_stop(stop, [this] { close(); });
+  result<void, net::op_error> outcome;
+  {
+    scope conns(st.close_source.get_token());
+    while (!st.shutting_down && !st.close_source.stop_requested()) {
+      auto c = co_await l.accept(st.accept_stop.get_token());
+      if (!c) {
+        if (!c.error().canceled()) outcome = c.error();
+        break;
+      }
+      conns.spawn(serve_conn(this, &st, std::move(*c), conns.get_token()));
+    }
+    co_await conns.join();
+  }
+  st.serving = false;
+  st.serve_done.set();
+  co_return outcome;
+}
+
+task<result<void, net::op_error>> server::listen_and_serve(std::string address,
+                                                           std::stop_token stop) {
+  auto l = net::listen("tcp", address);
+  if (!l) co_return l.error();
+  co_return co_await serve(*l, std::move(stop));
+}
+
+task<void> server::shutdown(std::stop_token force) {
+  state& st = *state_;
+  st.shutting_down = true;
+  st.accept_stop.request_stop();
+  for (detail::server_conn* c : st.conns) c->stop_if_idle();
+  std::stop_callback on_force(force, [this] { close(); });
+  (void)co_await st.serve_done.wait();
+}
+
+void server::close() {
+  state_->shutting_down = true;
+  state_->accept_stop.request_stop();
+  state_->close_source.request_stop();
+}
+
+task<result<void, net::op_error>> listen_and_serve(std::string address, http::handler h,
+                                                   std::stop_token stop) {
+  server s(std::move(h));
+  co_return co_await s.listen_and_serve(std::move(address), std::move(stop));
+}
+
+}  // namespace ringo::http
