@@ -74,14 +74,14 @@ mux::mux() : tree_(std::make_unique<detail::routing_node>()) {}
 mux::~mux() = default;
 
 result<void, mux_error> mux::handle(std::string_view pattern, http::handler h,
-                                    std::source_location loc) {
+                                    const char* file, int line) {
   if (!pattern.empty() && !h) {
     return mux_error{mux_error::kind::nil_handler, std::string(pattern), {}, "http: nil handler"};
   }
   auto parsed = detail::parse_pattern(pattern);
   if (!parsed) return parsed.error();
   detail::pattern p = std::move(*parsed);
-  p.loc = std::string(loc.file_name()) + ":" + std::to_string(loc.line());
+  p.loc = std::string(file) + ":" + std::to_string(line);
 
   // Linear in the patterns registered: registration happens once, at startup. (Go keeps an index
   // by segment to skip patterns that cannot conflict; worth it only for thousands of patterns.)

@@ -10,29 +10,35 @@ void response_writer::write_header(int code) noexcept {
   if (status_ == 0 && !header_sent_) status_ = code;
 }
 
-task<result<void>> response_writer::write(const_buffer data) {
+task<write_result> response_writer::write(const_buffer data) {
   if (hijacked_) co_return make_error_code(errc::hijacked);
   detail::server_conn& c = *conn_;
   if (status_ == 0) status_ = status::ok;
   if (!c.body_allowed()) {
-    if (c.is_head_) co_return result<void>{};  // HEAD: the body is counted nowhere, sent never
-    co_return make_error_code(errc::body_not_allowed);
+    if (!c.is_head_) co_return make_error_code(errc::body_not_allowed);
+    // HEAD: the body is sent never, but what fits the first buffer is held (and dropped by
+    // commit_header) so the head carries the Content-Length a GET would get, as in Go.
+    if (!header_sent_) {
+      c.append_body(data);
+      if (c.body_buf_.size() > detail::server_conn::body_buffer_limit) c.commit_header(false);
+    }
+    co_return write_result{};
   }
   body_bytes_ += data.size;
   c.append_body(data);
-  if (!header_sent_ && c.body_buf_.size() > 4096) c.commit_header(false);
-  if (c.out_.size() >= 16384) co_return co_await c.send_out();
-  co_return result<void>{};
+  if (!header_sent_ && c.body_buf_.size() > detail::server_conn::body_buffer_limit) c.commit_header(false);
+  if (c.out_.size() >= detail::server_conn::out_flush_threshold) co_return co_await c.send_out();
+  co_return write_result{};
 }
 
-task<result<void>> response_writer::flush() {
+task<write_result> response_writer::flush() {
   if (hijacked_) co_return make_error_code(errc::hijacked);
   detail::server_conn& c = *conn_;
   if (!header_sent_) c.commit_header(false);
   co_return co_await c.send_out();
 }
 
-task<result<void>> response_writer::write_informational(int code) {
+task<write_result> response_writer::write_informational(int code) {
   if (code < 100 || code > 199 || code == 101) co_return make_error_code(std::errc::invalid_argument);
   if (header_sent_) co_return make_error_code(errc::header_already_sent);
   detail::server_conn& c = *conn_;
@@ -56,7 +62,7 @@ task<result<hijacked_conn>> response_writer::hijack() {
   co_return out;
 }
 
-task<result<void>> error(response_writer& w, int code, std::string_view message) {
+task<write_result> error(response_writer& w, int code, std::string_view message) {
   w.header().set("Content-Type", "text/plain; charset=utf-8");
   w.header().set("X-Content-Type-Options", "nosniff");
   w.write_header(code);

@@ -19,8 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t initial_buffer = 4096;
-constexpr std::size_t body_buffer_limit = 4096;      // body held back for an automatic Content-Length
-constexpr std::size_t out_flush_threshold = 16384;   // send once this much output is queued
 constexpr std::size_t max_discard = 256 << 10;       // Go's maxPostHandlerReadBytes
 constexpr duration close_wait = 500ms;               // Go's rstAvoidanceDelay (#3595)
 

@@ -34,6 +34,9 @@ class server_conn {
 
   task<void> run();
 
+  static constexpr std::size_t body_buffer_limit = 4096;  // held back for an automatic Content-Length
+  static constexpr std::size_t out_flush_threshold = 16384;  // send once this much output is queued
+
   // Graceful shutdown: an idle connection stops waiting; an active one closes after its response.
   void stop_if_idle() noexcept;
   conn_state state() const noexcept { return state_; }

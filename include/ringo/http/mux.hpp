@@ -23,7 +23,6 @@
 #pragma once
 
 #include <memory>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -96,10 +95,11 @@ class mux {
   mux& operator=(const mux&) = delete;
 
   // Registers `h` for `pattern` (Go's Handle). Fails, changing nothing, if the pattern is
-  // invalid, conflicts with one registered before, or `h` is empty. `loc` names the call in
+  // invalid, conflicts with one registered before, or `h` is empty. `file` and `line` (the caller's,
+  // by default: clang 14 cannot use GCC 12's std::source_location) name the call in
   // conflict messages.
   result<void, mux_error> handle(std::string_view pattern, http::handler h,
-                                 std::source_location loc = std::source_location::current());
+                                 const char* file = __builtin_FILE(), int line = __builtin_LINE());
 
   // Finds what serves a request: `method` as sent (case matters), `host` the Host header (its
   // port is ignored, except for CONNECT), `path` the target's path as sent (still escaped).

@@ -23,6 +23,22 @@ namespace detail {
 class server_conn;
 }
 
+// The outcome of a response write: success, or why the client will not get the bytes. Unlike
+// result<void> it may be ignored: a failed write already stops request::stop, so a handler can
+// write as Go's handlers do and notice the failure through its token.
+class write_result {
+ public:
+  write_result() = default;
+  write_result(std::error_code ec) noexcept : error_(ec) {}
+  write_result(const result<void>& r) noexcept : error_(r.error()) {}
+  bool has_value() const noexcept { return !error_; }
+  explicit operator bool() const noexcept { return has_value(); }
+  std::error_code error() const noexcept { return error_; }
+
+ private:
+  std::error_code error_;
+};
+
 // A connection taken over by a handler (Go's Hijack): the server forgets it. `buffered` holds
 // bytes the client already sent beyond the current request.
 struct hijacked_conn {
@@ -41,12 +57,12 @@ class response_writer {
   // The status code (default 200). Only the first call counts.
   void write_header(int code) noexcept;
   // Appends to the body (sending the header first if needed).
-  task<result<void>> write(const_buffer data);
+  task<write_result> write(const_buffer data);
   // Sends the header and everything buffered now.
-  task<result<void>> flush();
+  task<write_result> flush();
   // Sends a 1xx response (100..199 except 101) now, with the current header fields (103 Early
   // Hints); the final response follows later.
-  task<result<void>> write_informational(int code);
+  task<write_result> write_informational(int code);
   // Takes the connection over; the server sends nothing more on it.
   task<result<hijacked_conn>> hijack();
 
@@ -66,6 +82,6 @@ class response_writer {
 };
 
 // Go's http.Error: a plain-text error response with `code`.
-task<result<void>> error(response_writer& w, int code, std::string_view message);
+task<write_result> error(response_writer& w, int code, std::string_view message);
 
 }  // namespace ringo::http
