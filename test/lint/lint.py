@@ -1,0 +1,55 @@
+"""Layering lint, registered with meson (suite 'lint').
+
+  lint.py ROOT   fails when a lower layer includes a higher one: runtime must not include
+                 ringo/net or ringo/http, net must not include ringo/http. It scans each layer's
+                 public headers (include/ringo/<layer>/, include/ringo/<layer>.hpp) and its
+                 sources (lib/<layer>/).
+"""
+
+import os
+import re
+import sys
+
+LAYERS = ["runtime", "net", "http"]  # each may include only itself and the ones before it
+SOURCE_EXTS = (".hpp", ".cpp", ".h", ".cc", ".ipp")
+
+# <ringo/net/...>, <ringo/net.hpp>, and quoted forms such as "../net/conn.hpp" from lib/.
+# Angle includes need the ringo/ prefix so system headers such as <net/if.h> do not match.
+INCLUDE = re.compile(
+    r'^\s*#\s*include\s*(?:<ringo/|"(?:\.\./)*(?:ringo/)?)(' + "|".join(LAYERS) + r")[/.]"
+)
+
+
+def layer_files(root, layer):
+    """The files that belong to a layer: its umbrella header, public headers and sources."""
+    umbrella = os.path.join(root, "include", "ringo", layer + ".hpp")
+    if os.path.isfile(umbrella):
+        yield umbrella
+    for top in (os.path.join(root, "include", "ringo", layer), os.path.join(root, "lib", layer)):
+        for dirpath, dirnames, names in os.walk(top):
+            dirnames.sort()
+            for name in sorted(names):
+                if name.endswith(SOURCE_EXTS):
+                    yield os.path.join(dirpath, name)
+
+
+def main(root):
+    errors = 0
+    for rank, layer in enumerate(LAYERS):
+        for path in layer_files(root, layer):
+            with open(path, encoding="utf-8", errors="replace") as f:
+                for lineno, line in enumerate(f, 1):
+                    m = INCLUDE.match(line)
+                    if m and LAYERS.index(m.group(1)) > rank:
+                        rel = os.path.relpath(path, root)
+                        print(f"{rel}:{lineno}: {layer} must not include {m.group(1)}: {line.strip()}")
+                        errors += 1
+    if errors:
+        print(f"{errors} layering violation(s); the layers are {' -> '.join(LAYERS)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(os.path.abspath(sys.argv[1])))
