@@ -345,8 +345,11 @@ task<dial_result> dial_impl(const dialer* d, std::string network, std::string wh
     co_return err;
   }
   int family = family_of(network);
+  // An empty host is the local system (Go dials the unspecified address), in the network's family.
+  std::string_view host = hp->host;
+  if (host.empty()) host = family == AF_INET6 ? "::1" : "127.0.0.1";
   std::vector<address> addrs;
-  if (auto numeric = address::numeric(hp->host.empty() ? "127.0.0.1" : hp->host, *port)) {
+  if (auto numeric = address::numeric(host, *port)) {
     if (family != AF_UNSPEC && numeric->family() != family) {
       err.err = errc::invalid_address;
       co_return err;
