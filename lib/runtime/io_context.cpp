@@ -162,8 +162,11 @@ std::coroutine_handle<> io_context::root_sink::child_done(std::exception_ptr e) 
   return std::noop_coroutine();
 }
 
-void io_context::run_until(const bool& done) {
+void io_context::refuse_nested_run() const {
   if (running_loop_) throw std::logic_error("ringo: io_context::run called from inside its loop");
+}
+
+void io_context::run_until(const bool& done) {
   running_loop_ = true;
   struct reset_flag {
     bool& flag;

@@ -60,11 +60,15 @@ std::optional<socket_address> socket_address::unix_path(std::string_view path) n
 std::optional<socket_address> socket_address::numeric(std::string_view host,
                                                       std::uint16_t port) noexcept {
   char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  if (host.size() >= sizeof buf) return std::nullopt;
+  // inet_pton and if_nametoindex stop at a NUL: "127.0.0.1\0junk" must not pass as 127.0.0.1.
+  if (host.size() >= sizeof buf || host.find('\0') != std::string_view::npos) return std::nullopt;
   std::string_view zone;
   if (auto pct = host.find('%'); pct != std::string_view::npos) {
     zone = host.substr(pct + 1);
     host = host.substr(0, pct);
+    // "fe80::1%" is malformed (Go: "zone must be a non-empty string"); without this check it
+    // would pass as a plain address, and "127.0.0.1%" as IPv4.
+    if (zone.empty()) return std::nullopt;
   }
   std::memcpy(buf, host.data(), host.size());
   buf[host.size()] = '\0';

@@ -70,6 +70,10 @@ class io_context {
   };
   struct ring;
 
+  // Throws std::logic_error when called from inside this context's loop. run() checks before it
+  // schedules its task: a task queued by a refused nested run() would stay on the ready queue and
+  // later report to the sink on that call's dead stack frame.
+  void refuse_nested_run() const;
   void run_until(const bool& done);
   void run_ready();
   void reap() noexcept;
@@ -91,6 +95,7 @@ class io_context {
 template <typename T>
 T io_context::run(task<T> t) {
   if constexpr (std::is_void_v<T>) {
+    refuse_nested_run();
     root_sink sink;
     schedule(detail::make_child(std::move(t), sink));
     run_until(sink.done);

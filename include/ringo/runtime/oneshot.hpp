@@ -37,9 +37,11 @@ class oneshot {
   }
 
   // The receiver gives up: no more deliveries. Returns a value delivered but not yet received, so
-  // the caller can put it back where it belongs.
+  // the caller can put it back where it belongs. A receive() already waiting (close() called
+  // through another copy) returns operation_canceled instead of waiting forever.
   std::optional<T> close() {
     state_->closed = true;
+    state_->waiters.wake_all();
     return std::exchange(state_->value, std::nullopt);
   }
 

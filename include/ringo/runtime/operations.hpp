@@ -306,8 +306,11 @@ inline detail::cancel_fd_op cancel_fd(int fd) {
 inline detail::sleep_op sleep_until(time_point when, std::stop_token stop = {}) {
   return {when, std::move(stop)};
 }
+// sleep_for(duration::max(), stop) sleeps until stopped: the deadline saturates instead of
+// overflowing.
 inline detail::sleep_op sleep_for(duration d, std::stop_token stop = {}) {
-  return {clock::now() + d, std::move(stop)};
+  time_point now = clock::now();
+  return {d >= no_deadline - now ? no_deadline : now + d, std::move(stop)};
 }
 // Lets every other ready coroutine run before this one continues.
 inline detail::yield_op yield() {
