@@ -55,6 +55,7 @@ class message_parser {
   const char* error_reason() const noexcept { return parser_.reason; }
 
  private:
+  static const llhttp_settings_t* settings() noexcept;
   void commit_field();
   static int on_url(llhttp_t* p, const char* at, std::size_t n);
   static int on_status(llhttp_t* p, const char* at, std::size_t n);
@@ -65,7 +66,6 @@ class message_parser {
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);
 
-  llhttp_settings_t settings_;
   llhttp_t parser_;
   llhttp_errno_t error_ = HPE_OK;
   std::string name_, value_;  // the field being parsed

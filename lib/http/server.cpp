@@ -71,6 +71,10 @@ task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_toke
       }
       conns.spawn(serve_conn(this, &st, std::move(*c), conns.get_token()));
     }
+    // Go's Serve closes its listener too. Here it matters more: the multishot accept stays armed
+    // in the kernel, so an open listener would keep taking connections nobody serves, and a
+    // client arriving during a graceful shutdown would hang instead of being refused.
+    l.close();
     co_await conns.join();
   }
   st.serving = false;

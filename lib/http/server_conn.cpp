@@ -19,6 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t initial_buffer = 4096;
+constexpr std::size_t max_framing_overhead = 16 << 10;  // Go's chunkedReader excess limit
 constexpr std::size_t max_discard = 256 << 10;       // Go's maxPostHandlerReadBytes
 constexpr duration close_wait = 500ms;               // Go's rstAvoidanceDelay (#3595)
 
@@ -46,6 +47,28 @@ void append_hex(std::string& out, std::uint64_t v) {
   do *--p = "0123456789abcdef"[v & 15];
   while ((v >>= 4) != 0);
   out.append(p, end);
+}
+
+// The status for a head llhttp refused before its end. Go answers a well-formed version it does
+// not speak ("HTTP/3.0": llhttp's "Invalid HTTP version", unlike the syntax errors "Expected dot"
+// or "Invalid major version") with 505; anything else is a bad request.
+int head_error_status(const message_parser& p) {
+  if (p.error() == HPE_INVALID_VERSION &&
+      std::string_view(p.error_reason() ? p.error_reason() : "") == "Invalid HTTP version")
+    return status::http_version_not_supported;
+  return status::bad_request;
+}
+
+// Go's httpguts.ValidHostHeader: the bytes a Host may hold (reg-name, IP literal, port, and the
+// '%' of IPv6 zones). Anything else ("a b", a control byte) is a 400, not a name to route on.
+bool valid_host(std::string_view host) noexcept {
+  for (unsigned char ch : host) {
+    bool ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              std::string_view("!$%&'()*+,-.:;=[]_~").find(static_cast<char>(ch)) !=
+                  std::string_view::npos;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 // Runs a handler task and starts the disconnect watcher if (and only when) it suspends: a handler
@@ -90,8 +113,7 @@ task<void> server_conn::run() {
   while (!stop_.stop_requested() && !hijacked_) {
     if (!first) set_state(conn_state::idle);
     if (!first && st_->shutting_down) break;
-    if (!co_await read_head()) break;
-    set_state(conn_state::active);
+    if (!co_await read_head()) break;  // active by now: the head has bytes
     co_await serve_request();
     if (hijacked_ || close_after_ || broken_) break;
     first = false;
@@ -118,6 +140,22 @@ task<result<std::size_t>> server_conn::fill(std::stop_token stop, time_point dea
   co_return n;
 }
 
+// Waits for a kept-alive connection's next request in a poll, which needs no buffer, and lends
+// the connection's buffers to the server meanwhile: an idle connection costs its frames and little
+// else (nginx frees its buffers the same way; Go keeps 4 KiB), and a connection that wakes takes
+// buffers that another one lent, so a busy server allocates nothing. The poll costs no measurable
+// CPU per request: a recv on an empty socket arms the same wait inside the kernel.
+task<result<std::size_t>> server_conn::fill_idle(std::stop_token stop, time_point deadline) {
+  if (begin_ == end_ && out_.empty() && !sending_) {
+    begin_ = end_ = 0;
+    st_->lend(in_, out_, sending_buf_, initial_buffer);
+    auto ready = co_await poll(conn_.native_handle(), POLLIN | POLLRDHUP, stop, deadline);
+    st_->borrow(in_, out_, sending_buf_, initial_buffer);
+    if (!ready) co_return ready.error();
+  }
+  co_return co_await fill(std::move(stop), deadline);
+}
+
 bool server_conn::complete_head_buffered() const noexcept {
   std::string_view rest = buffered();
   return rest.find("\r\n\r\n") != std::string_view::npos;
@@ -138,7 +176,7 @@ task<bool> server_conn::read_head() {
   time_point header_deadline = after(header);
   read_deadline_ = after(server_->read_timeout);
   if (state_ == conn_state::idle && !first_byte_seen) {
-    auto n = co_await fill(stop_.get_token(), after(idle));
+    auto n = co_await fill_idle(stop_.get_token(), after(idle));
     if (!n || *n == 0) {
       // Stopped while idle (graceful shutdown) with a request already on its way: serve it.
       if (!n && n.error() == ringo::errc::operation_canceled && !st_->close_source.stop_requested() &&
@@ -157,19 +195,24 @@ task<bool> server_conn::read_head() {
   (void)start;
   const std::size_t limit = server_->max_header_bytes + 4096;  // Go's slop
   for (;;) {
+    // Active from the request's first byte, as in Go: a graceful shutdown then waits for this
+    // request instead of closing the connection under a head that is on its way.
+    if (begin_ < end_ && state_ != conn_state::active) set_state(conn_state::active);
     auto step = parser_.feed(buffered());
     begin_ += step.consumed;
+    // Checked before the head's end too: a head that crosses the limit and ends within one read
+    // is as large as one that does not end.
+    if (parser_.head_bytes > limit) {
+      (void)co_await write_error_response(status::request_header_fields_too_large,
+                                          "431 Request Header Fields Too Large");
+      co_return false;
+    }
     if (step.what == message_parser::event::head_done ||
         step.what == message_parser::event::message_done)
       break;
     if (step.what == message_parser::event::error) {
       if (parser_.head_complete()) break;  // a framing error found at the head's end: check_head
-      (void)co_await write_error_response(status::bad_request, "400 Bad Request");
-      co_return false;
-    }
-    if (parser_.head_bytes > limit) {
-      (void)co_await write_error_response(status::request_header_fields_too_large,
-                                          "431 Request Header Fields Too Large");
+      co_await reject(head_error_status(parser_));
       co_return false;
     }
     auto n = co_await fill(stop_.get_token(), header_deadline);
@@ -191,8 +234,11 @@ task<void> server_conn::serve_request() {
   auto te = p.fields.get("Transfer-Encoding");
   if (te && !iequals(*te, "chunked")) co_return co_await reject(status::not_implemented);
   if (p.error() != HPE_OK) co_return co_await reject(status::bad_request);
-  auto hosts = p.fields.values("Host");
-  if (hosts.size() > 1 || (p.version_minor >= 1 && hosts.empty()))
+  std::optional<std::string_view> host;  // the Host field, found without allocating a list
+  std::size_t hosts = 0;
+  for (const auto& f : p.fields)
+    if (iequals(f.name, "Host") && hosts++ == 0) host = f.value;
+  if (hosts > 1 || (p.version_minor >= 1 && !host) || (host && !valid_host(*host)))
     co_return co_await reject(status::bad_request);
   auto expect = p.fields.get("Expect");
   expect_continue_ = false;
@@ -208,7 +254,7 @@ task<void> server_conn::serve_request() {
   r.target = p.url;
   r.version_minor = p.version_minor;
   r.header = p.fields;
-  r.host = hosts.empty() ? std::string() : std::string(hosts.front());
+  r.host = host ? std::string(*host) : std::string();
   r.chunked = p.chunked();
   if (p.has_content_length()) r.content_length = p.content_length();
   r.remote_address = remote_;
@@ -217,10 +263,11 @@ task<void> server_conn::serve_request() {
   body_.reset(empty_body);  // the parser is reset before the next head, so it needs no more
   is_head_ = r.method == "HEAD";
   close_after_ = !p.keep_alive() || st_->shutting_down;
-  broken_ = false;
+  broken_ = bad_body_ = false;
   body_buf_.clear();  // out_ may still hold responses to earlier pipelined requests
   has_declared_length_ = false;
   handler_suspended_ = watching_ = false;
+  answers_queued_ = !out_.empty();
   writer_.emplace(*this);
 
   {
@@ -245,6 +292,7 @@ task<void> server_conn::run_handler() {
       co_await run_watched{std::move(t).operator co_await(), this, [](server_conn* c) {
                              c->handler_suspended_ = true;
                              c->maybe_watch();
+                             c->flush_queued_answers();
                            }};
     }
   } catch (...) {
@@ -261,6 +309,10 @@ task<void> server_conn::run_handler() {
   }
   st_->log(*server_, what);
   close_after_ = true;
+  // With the head already out a 500 is impossible, and ending the body properly ("0\r\n\r\n",
+  // or bytes still queued) would make a cut response look complete: drop what is queued and
+  // close, so the client sees an aborted response (Go: the panic closes the connection).
+  if (writer_->header_sent_) broken_ = true;
   if (!writer_->header_sent_ && !hijacked_) {
     writer_->header_.clear();
     writer_->status_ = 0;
@@ -365,12 +417,32 @@ void server_conn::append_body(const_buffer data) {
   }
 }
 
+// Answers to earlier pipelined requests wait in out_ so that they share a send with the next
+// ones; but a handler that suspends may take long, and Go sends every answer when its request is
+// done: the client may need it before it goes on. So they go out now, beside the handler.
+void server_conn::flush_queued_answers() {
+  if (answers_queued_ && !out_.empty() && !sending_ && req_scope_)
+    req_scope_->spawn(send_queued());
+}
+
+task<void> server_conn::send_queued() {
+  (void)co_await send_out();
+}
+
 task<result<void>> server_conn::send_out() {
+  // One send at a time (send_queued may be in flight when the handler sends), in order. The bytes
+  // in flight live in sending_buf_, so out_ takes appends meanwhile.
+  while (sending_) (void)co_await send_done_.wait();
   if (out_.empty()) co_return result<void>{};
   if (broken_) co_return make_error_code(std::errc::broken_pipe);
   std::stop_token stop = req_scope_ ? req_scope_->get_token() : stop_.get_token();
-  auto n = co_await conn_.write_all(out_, stop, write_deadline_);
-  out_.clear();
+  sending_ = true;
+  send_done_.reset();
+  out_.swap(sending_buf_);
+  auto n = co_await conn_.write_all(sending_buf_, stop, write_deadline_);
+  sending_buf_.clear();
+  sending_ = false;
+  send_done_.set();
   if (!n) {
     broken_ = true;  // a write error also cancels the handler (seed 003)
     close_after_ = true;
@@ -398,6 +470,13 @@ task<void> server_conn::finish_request() {
     // The handler left body unread. With 100-continue pending the client may never send it;
     // otherwise read away a little (Go: 256 KiB) to keep the connection, else close it.
     if (expect_continue_ || !co_await discard_body()) close_after_ = true;
+  }
+  if (bad_body_ && !w.header_sent_ && !broken_) {
+    // The request turned out malformed in its body (a bare LF in a chunk line, Go #71988): it is
+    // answered as a malformed head would be, whatever the handler meant to send.
+    body_buf_.clear();
+    (void)co_await write_error_response(status::bad_request, "400 Bad Request");
+    co_return;
   }
   if (!w.header_sent_) commit_header(true);
   else if (w.chunked_) out_ += "0\r\n\r\n";
@@ -452,6 +531,19 @@ task<result<std::size_t>> server_conn::body::read(mutable_buffer buf, std::stop_
   while (pending_.empty()) {
     auto step = c.parser_.feed(c.buffered());
     c.begin_ += step.consumed;
+    // Go #64433: chunk extensions (any framing) far beyond the data they carry would have the
+    // server read input without bound, a handler's reads and discard_body's alike. Each piece of
+    // data earns an allowance (Go's: 16 bytes plus twice its length); past 16 KiB of framing
+    // beyond it, the body is malformed.
+    std::size_t data = step.what == message_parser::event::body ? step.body.size() : 0;
+    overhead_ += step.consumed - data;
+    overhead_ -= std::min(overhead_, data == 0 ? 0 : 16 + 2 * data);
+    if (step.what == message_parser::event::error || overhead_ > max_framing_overhead) {
+      // Not an I/O error: the connection can still carry the 400 that finish_request sends if
+      // the handler has not started its response (broken_ would forbid any write).
+      c.bad_body_ = c.close_after_ = true;
+      co_return make_error_code(errc::malformed);
+    }
     if (step.what == message_parser::event::body) {
       pending_ = step.body;
       break;
@@ -460,10 +552,6 @@ task<result<std::size_t>> server_conn::body::read(mutable_buffer buf, std::stop_
       done_ = true;
       c.maybe_watch();
       co_return std::size_t{0};
-    }
-    if (step.what == message_parser::event::error) {
-      c.broken_ = c.close_after_ = true;
-      co_return make_error_code(errc::malformed);
     }
     auto n = co_await c.fill(stop, c.read_deadline_);
     if (!n) {

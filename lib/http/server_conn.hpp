@@ -52,6 +52,7 @@ class server_conn {
     void reset(bool empty) noexcept {
       done_ = empty;
       pending_ = {};
+      overhead_ = 0;
     }
 
    private:
@@ -59,10 +60,12 @@ class server_conn {
     server_conn* c_;
     bool done_ = true;
     std::string_view pending_;  // decoded body bytes not yet handed out (inside c_->in_)
+    std::size_t overhead_ = 0;  // framing read beyond the data's allowance (Go #64433)
   };
 
   // Input.
   task<result<std::size_t>> fill(std::stop_token stop, time_point deadline);
+  task<result<std::size_t>> fill_idle(std::stop_token stop, time_point deadline);
   std::string_view buffered() const noexcept { return {in_.data() + begin_, end_ - begin_}; }
   bool complete_head_buffered() const noexcept;
   task<bool> read_head();
@@ -81,6 +84,8 @@ class server_conn {
   void commit_header(bool final);
   void append_body(const_buffer data);
   task<result<void>> send_out();
+  void flush_queued_answers();
+  task<void> send_queued();
   task<result<void>> write_error_response(int code, std::string_view text);
   task<void> close_write_and_wait();
   bool body_allowed() const noexcept;
@@ -109,9 +114,14 @@ class server_conn {
   bool expect_continue_ = false;  // 100 Continue owed on the first body read
   bool close_after_ = false;      // no keep-alive after this response
   bool broken_ = false;           // an I/O error: close without more writes
+  bool bad_body_ = false;         // the body broke its framing: answer 400 if still possible
   bool hijacked_ = false;
   bool is_head_ = false;
   std::string out_;       // bytes ready to send
+  std::string sending_buf_;  // the bytes of the send in flight (swapped with out_: no allocation)
+  bool sending_ = false;     // a send is in flight: the next one waits for send_done_
+  event send_done_{true};
+  bool answers_queued_ = false;  // out_ held earlier pipelined answers when this handler started
   std::string body_buf_;  // body written before the header was committed
   std::uint64_t declared_length_ = 0;
   bool has_declared_length_ = false;

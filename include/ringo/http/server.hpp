@@ -50,7 +50,8 @@ class server {
   server& operator=(const server&) = delete;
 
   // Serves connections from `l` until shutdown() or close() (then success), or until `stop`
-  // (which acts as close()). Returns only when every connection is done.
+  // (which acts as close()). Closes `l` as soon as it stops accepting (new clients are refused),
+  // and returns only when every connection is done.
   task<result<void, net::op_error>> serve(net::listener& l, std::stop_token stop = {});
   // Listens on "host:port" (tcp) and serves.
   task<result<void, net::op_error>> listen_and_serve(std::string address,
