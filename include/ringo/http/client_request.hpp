@@ -1,0 +1,64 @@
+// client_request: what round_trip sends. The body is replayable: either a string or a body_source
+// that can rewind(). The transport calls the source's close() exactly once on every path (Go
+// #49621), whether the request succeeded, failed, was retried or was never sent.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <ringo/http/headers.hpp>
+#include <ringo/http/url.hpp>
+#include <ringo/runtime/buffer.hpp>
+#include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/result.hpp>
+#include <ringo/runtime/task.hpp>
+
+namespace ringo::http {
+
+class body_source {
+ public:
+  virtual ~body_source() = default;
+  // Fills buf; 0 at the end of the body.
+  virtual task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop) = 0;
+  // Starts over for a retry; an error means the body cannot be replayed.
+  virtual result<void> rewind() = 0;
+  // The length, when known (sent as Content-Length; otherwise the body is chunked).
+  virtual std::optional<std::size_t> length() const { return std::nullopt; }
+  // Called exactly once by the transport.
+  virtual void close() noexcept {}
+};
+
+// httptrace's subset. Each hook is optional.
+struct got_conn_info {
+  bool reused = false;
+  bool was_idle = false;
+  duration idle_time{};
+};
+struct client_trace {
+  std::function<void(std::string_view host_port)> get_conn;
+  std::function<void(const got_conn_info&)> got_conn;
+  std::function<void(std::error_code)> put_idle_conn;
+  std::function<void()> wrote_headers;
+  std::function<void(std::error_code)> wrote_request;
+  std::function<void()> got_first_response_byte;
+  std::function<void()> got_100_continue;
+};
+
+struct client_request {
+  std::string method = "GET";
+  http::url url;
+  http::headers header;
+  std::string body;                     // used when source is null
+  std::shared_ptr<body_source> source;  // a streamed, rewindable body
+  const client_trace* trace = nullptr;
+
+  // GET/HEAD/OPTIONS/TRACE, or an Idempotency-Key / X-Idempotency-Key header.
+  bool idempotent() const noexcept;
+};
+
+}  // namespace ringo::http

@@ -1,0 +1,30 @@
+// response: what round_trip returns. The body must be read to EOF for the connection to go back
+// to the pool; destroying the response (or calling close_body()) before then closes the connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include <ringo/http/body.hpp>
+#include <ringo/http/headers.hpp>
+
+namespace ringo::http {
+
+struct response {
+  int status = 0;
+  std::string reason;
+  int version_major = 1;
+  int version_minor = 1;
+  http::headers header;
+  std::optional<std::uint64_t> content_length;  // nullopt: unknown (chunked or until close)
+  bool close = false;                           // the server will close the connection
+  std::unique_ptr<body_reader> body;            // never null; empty for no-body responses
+
+  // Closes the body early (closes the connection unless it was read to EOF).
+  void close_body() noexcept { body.reset(); }
+};
+
+}  // namespace ringo::http

@@ -1,0 +1,37 @@
+// url: the parts of an absolute "http://host[:port]/path?query" the client transport needs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <ringo/runtime/result.hpp>
+
+namespace ringo::http {
+
+struct url {
+  std::string scheme;  // "http"
+  std::string host;    // without brackets for IPv6 literals
+  std::uint16_t port = 80;
+  std::string target = "/";  // path and query, as sent on the request line
+
+  // "host:port" for dialing ("[::1]:80" for IPv6 literals).
+  std::string authority() const;
+  // The Host header value: the port is left out when it is the scheme's default.
+  std::string host_header() const;
+};
+
+struct url_error {
+  std::string text;
+  std::error_code code() const noexcept {
+    return std::make_error_code(std::errc::invalid_argument);
+  }
+  const std::string& message() const noexcept { return text; }
+};
+
+// Parses an absolute http URL. Errors carry Go's texts: `unsupported protocol scheme "https"`,
+// `missing host`, `invalid port`.
+result<url, url_error> parse_url(std::string_view text);
+
+}  // namespace ringo::http

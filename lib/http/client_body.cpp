@@ -1,0 +1,79 @@
+#include "client_body.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <ringo/http/error.hpp>
+#include <ringo/net/error.hpp>
+
+#include "transport_state.hpp"
+
+namespace ringo::http::detail {
+
+client_body::client_body(std::shared_ptr<transport::state> s, conn_ptr pc,
+                         std::unique_ptr<message_parser> p, const client_trace* trace)
+    : s_(std::move(s)), pc_(std::move(pc)), parser_(std::move(p)), trace_(trace) {}
+
+client_body::~client_body() {
+  if (pc_) fail("http: response body closed before EOF");
+}
+
+void client_body::finish(bool reusable) {
+  done_ = true;
+  conn_ptr pc = std::move(pc_);
+  if (reusable)
+    s_->put_or_close_idle_conn(pc, trace_);
+  else
+    s_->close_conn(pc, "http: server asked to close the connection");
+}
+
+void client_body::fail(std::string reason) {
+  done_ = true;
+  conn_ptr pc = std::move(pc_);
+  s_->close_conn(pc, std::move(reason));
+}
+
+task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token stop) {
+  if (done_) co_return 0;
+  for (;;) {
+    if (!pending_.empty()) {
+      std::size_t n = std::min(buf.size, pending_.size());
+      std::memcpy(buf.data, pending_.data(), n);
+      pending_.remove_prefix(n);
+      co_return n;
+    }
+    message_parser::step step = parser_->feed(pc_->unread());
+    pc_->consume(step.consumed);
+    switch (step.what) {
+      case message_parser::event::body:
+        pending_ = step.body;  // inside pc_->buf, which only fill() moves
+        continue;
+      case message_parser::event::message_done:
+        finish(parser_->keep_alive());
+        co_return 0;
+      case message_parser::event::error:
+        fail("connection broken: malformed response body");
+        co_return std::error_code(http::errc::malformed);
+      case message_parser::event::need_more: {
+        result<std::size_t> n = co_await pc_->fill(stop, no_deadline);
+        if (!n) {
+          fail("connection broken: " + n.error().message());
+          co_return n.error();
+        }
+        if (*n == 0) {
+          if (parser_->finish()) {
+            finish(false);
+            co_return 0;
+          }
+          fail("connection broken: unexpected EOF");
+          co_return std::error_code(net::errc::unexpected_eof);
+        }
+        continue;
+      }
+      case message_parser::event::head_done:
+        continue;
+    }
+  }
+}
+
+}  // namespace ringo::http::detail

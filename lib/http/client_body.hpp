@@ -1,0 +1,42 @@
+// client_body: a response body read from its persist_conn. At EOF the conn goes back to the pool
+// (Go's bodyEOFSignal -> tryPutIdleConn); destroyed before EOF it closes the conn.
+#pragma once
+
+#include <memory>
+
+#include <ringo/http/body.hpp>
+#include <ringo/http/transport.hpp>
+
+#include "parser.hpp"
+#include "persist_conn.hpp"
+
+namespace ringo::http::detail {
+
+class client_body final : public body_reader {
+ public:
+  client_body(std::shared_ptr<transport::state> s, conn_ptr pc, std::unique_ptr<message_parser> p,
+              const client_trace* trace);
+  ~client_body() override;
+  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop = {}) override;
+  bool done() const noexcept override { return done_; }
+
+ private:
+  void finish(bool reusable);
+  void fail(std::string reason);
+
+  std::shared_ptr<transport::state> s_;
+  conn_ptr pc_;
+  std::unique_ptr<message_parser> parser_;
+  const client_trace* trace_;
+  std::string_view pending_;  // decoded body bytes not yet handed out (inside pc_->buf)
+  bool done_ = false;
+};
+
+// The body of a response that has none (HEAD, 204, 304).
+class empty_body final : public body_reader {
+ public:
+  task<result<std::size_t>> read(mutable_buffer, std::stop_token = {}) override { co_return 0; }
+  bool done() const noexcept override { return true; }
+};
+
+}  // namespace ringo::http::detail

@@ -1,0 +1,48 @@
+// persist_conn: one pooled HTTP/1.1 client connection (Go's persistConn): the socket, its read
+// buffer, where it is (active, idle, closed), and why it was closed.
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <string_view>
+
+#include <ringo/net/conn.hpp>
+#include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/result.hpp>
+#include <ringo/runtime/task.hpp>
+
+namespace ringo::http::detail {
+
+struct persist_conn;
+using conn_ptr = std::shared_ptr<persist_conn>;
+using conn_list = std::list<conn_ptr>;
+
+struct persist_conn {
+  enum class where { active, idle, closed };
+
+  persist_conn(std::string key_, net::conn c_) : key(std::move(key_)), c(std::move(c_)) {}
+
+  std::string key;  // host:port
+  net::conn c;
+  std::string buf;  // bytes read and not yet consumed: buf[pos..]
+  std::size_t pos = 0;
+  bool reused = false;  // has served a request before
+  where state = where::active;
+  std::string closed_reason;
+  time_point idle_since{};
+  unsigned idle_generation = 0;  // which idle period a watcher belongs to
+  std::stop_source watch_stop;   // stops this idle period's watcher
+  conn_list::iterator idle_it;   // in the host's idle list, while idle
+  conn_list::iterator lru_it;    // in the transport's LRU, while idle
+
+  std::string_view unread() const noexcept { return std::string_view(buf).substr(pos); }
+  // Bytes stay in place until the next fill(), so views into them stay valid until then.
+  void consume(std::size_t n) noexcept { pos += n; }
+  // Reads more bytes into the buffer; 0 at EOF.
+  task<result<std::size_t>> fill(std::stop_token stop, time_point deadline);
+};
+
+}  // namespace ringo::http::detail

@@ -1,0 +1,310 @@
+// The connection pool of the client transport (Go's transport.go: getConn, queueForIdleConn,
+// queueForDial, dialConnFor, decConnsPerHost, tryPutIdleConn) and the idle-connection watcher.
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <ringo/http/transport.hpp>
+#include <ringo/runtime/operations.hpp>
+
+#include "transport_state.hpp"
+
+namespace ringo::http {
+
+using detail::conn_ptr;
+using detail::want_conn;
+using detail::want_ptr;
+
+namespace {
+
+class client_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "ringo.http.client"; }
+  std::string message(int c) const override {
+    switch (static_cast<client_errc>(c)) {
+      case client_errc::unsupported_scheme:
+        return "unsupported protocol scheme";
+      case client_errc::server_closed_idle:
+        return "http: server closed idle connection";
+      case client_errc::connection_broken:
+        return "connection broken";
+      case client_errc::response_header_timeout:
+        return "net/http: timeout awaiting response headers";
+      case client_errc::transport_closed:
+        return "http: transport closed";
+      case client_errc::request_body:
+        return "http: request body read failed";
+      case client_errc::malformed_response:
+        return "malformed HTTP response";
+      case client_errc::header_too_large:
+        return "server response headers exceeded the limit";
+    }
+    return "http client error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& client_category() noexcept {
+  static const client_category_impl category;
+  return category;
+}
+
+// ---- get_conn ---------------------------------------------------------------------------------
+
+task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
+                                                                const client_request& req,
+                                                                std::stop_token stop,
+                                                                got_conn_info& info) {
+  if (req.trace && req.trace->get_conn) req.trace->get_conn(key);
+  if (closed) co_return client_error{make_error_code(client_errc::transport_closed), {}};
+  if (stop.stop_requested())
+    co_return client_error{make_error_code(errc::operation_canceled), "context canceled"};
+  host_conns& h = hosts[key];
+  // An idle conn, most recently used first; the wall-clock check catches a watcher not yet run.
+  while (!h.idle.empty()) {
+    conn_ptr pc = h.idle.front();
+    duration idle_for = clock::now() - pc->idle_since;
+    if (options.idle_conn_timeout > duration::zero() && idle_for > options.idle_conn_timeout) {
+      close_conn(pc, "http: idle connection timed out");
+      continue;
+    }
+    remove_idle(pc);
+    info = {true, true, idle_for};
+    co_return pc;
+  }
+  auto w = std::make_shared<want_conn>(key);
+  queue_for_idle_conn(w);
+  queue_for_dial(w);
+  auto got = co_await w->result.receive(stop);
+  remove_waiter(w);  // whatever happened, it waits no more and holds nothing
+  if (!got)
+    co_return client_error{got.error(), got.error() == errc::operation_canceled
+                                            ? "context canceled"
+                                            : got.error().message()};
+  if (!got->pc) co_return std::move(got->err);
+  info = {got->pc->reused, false, {}};
+  co_return std::move(got->pc);
+}
+
+void transport::state::queue_for_idle_conn(const want_ptr& w) {
+  host_conns& h = hosts[w->key];
+  w->idle_it = h.idle_waiters.insert(h.idle_waiters.end(), w);
+  w->in_idle_queue = true;
+}
+
+void transport::state::queue_for_dial(const want_ptr& w) {
+  host_conns& h = hosts[w->key];
+  if (options.max_conns_per_host <= 0 || h.conns < options.max_conns_per_host) {
+    ++h.conns;
+    start_dial(w);
+    return;
+  }
+  w->dial_it = h.dial_waiters.insert(h.dial_waiters.end(), w);
+  w->in_dial_queue = true;
+}
+
+void transport::state::start_dial(const want_ptr& w) {
+  ++dials;
+  auto entry = dialing.insert(dialing.end(), dial_entry{w, std::stop_source()});
+  tasks.spawn(dial_conn_for(this, entry));
+}
+
+void transport::state::remove_waiter(const want_ptr& w) {
+  auto it = hosts.find(w->key);
+  if (it == hosts.end()) return;
+  if (w->in_idle_queue) it->second.idle_waiters.erase(w->idle_it);
+  if (w->in_dial_queue) it->second.dial_waiters.erase(w->dial_it);
+  w->in_idle_queue = w->in_dial_queue = false;
+}
+
+// A conn of this host is gone: its slot goes to the first live waiter for a dial.
+void transport::state::dec_conns_per_host(const std::string& key) {
+  auto it = hosts.find(key);
+  if (it == hosts.end()) return;
+  host_conns& h = it->second;
+  --h.conns;
+  while (!h.dial_waiters.empty() && !closed) {
+    want_ptr w = h.dial_waiters.front();
+    h.dial_waiters.pop_front();
+    w->in_dial_queue = false;
+    if (!w->waiting()) continue;
+    ++h.conns;
+    start_dial(w);
+    break;
+  }
+}
+
+// The dial belongs to the transport, not to the request: a conn arriving after its waiter was
+// served elsewhere or gave up goes to the pool (Go #59017, late binding).
+task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry) {
+  want_ptr w = entry->w;
+  std::stop_token stop = entry->stop.get_token();
+  std::string key = w->key;
+  // (No co_await inside ?: with GCC 12.)
+  result<net::conn, net::op_error> dialed = net::op_error{};
+  if (s->options.dial)
+    dialed = co_await s->options.dial("tcp", key, stop);
+  else
+    dialed = co_await s->options.dialer.dial("tcp", key, stop);
+  s->dialing.erase(entry);
+  if (!dialed) {
+    net::op_error e = dialed.error();
+    if (w->waiting()) w->result.try_deliver({nullptr, client_error{e.code(), e.message()}});
+    s->dec_conns_per_host(key);
+    co_return;
+  }
+  auto pc = std::make_shared<detail::persist_conn>(key, std::move(*dialed));
+  if (w->waiting() && w->result.try_deliver({pc, {}})) co_return;
+  s->put_or_close_idle_conn(pc);
+}
+
+// ---- returning conns --------------------------------------------------------------------------
+
+std::string transport::state::try_put_idle_conn(const conn_ptr& pc) {
+  if (options.disable_keep_alives || options.max_idle_conns_per_host < 0)
+    return "http: keep-alives disabled";
+  if (pc->state == detail::persist_conn::where::closed) return "connection broken";
+  if (closed) return "http: CloseIdleConnections called";
+  if (!pc->unread().empty()) return "http: server sent unsolicited bytes";
+  pc->reused = true;
+  host_conns& h = hosts[pc->key];
+  while (!h.idle_waiters.empty()) {
+    want_ptr w = h.idle_waiters.front();
+    h.idle_waiters.pop_front();
+    w->in_idle_queue = false;
+    if (w->waiting() && w->result.try_deliver({pc, {}})) {
+      remove_waiter(w);
+      pc->state = detail::persist_conn::where::active;
+      return {};
+    }
+  }
+  std::size_t per_host =
+      options.max_idle_conns_per_host == 0 ? 2 : std::size_t(options.max_idle_conns_per_host);
+  if (h.idle.size() >= per_host) return "http: too many idle connections for host";
+  pc->state = detail::persist_conn::where::idle;
+  pc->idle_since = clock::now();
+  pc->idle_it = h.idle.insert(h.idle.begin(), pc);
+  pc->lru_it = lru.insert(lru.begin(), pc);
+  pc->watch_stop = std::stop_source();
+  ++pc->idle_generation;
+  tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation, pc->watch_stop.get_token()));
+  if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
+    conn_ptr oldest = lru.back();
+    close_conn(oldest, "http: too many idle connections");
+  }
+  return {};
+}
+
+void transport::state::put_or_close_idle_conn(const conn_ptr& pc, const client_trace* trace) {
+  std::string why = try_put_idle_conn(pc);
+  if (trace && trace->put_idle_conn)
+    trace->put_idle_conn(why.empty() ? std::error_code{}
+                                     : make_error_code(client_errc::connection_broken));
+  if (!why.empty()) close_conn(pc, std::move(why));
+}
+
+void transport::state::remove_idle(const conn_ptr& pc) {
+  if (pc->state != detail::persist_conn::where::idle) return;
+  auto it = hosts.find(pc->key);
+  if (it != hosts.end()) it->second.idle.erase(pc->idle_it);
+  lru.erase(pc->lru_it);
+  pc->state = detail::persist_conn::where::active;
+  pc->watch_stop.request_stop();
+}
+
+void transport::state::close_conn(const conn_ptr& pc, std::string reason) {
+  if (pc->state == detail::persist_conn::where::closed) return;
+  remove_idle(pc);
+  pc->state = detail::persist_conn::where::closed;
+  pc->closed_reason = std::move(reason);
+  pc->watch_stop.request_stop();
+  pc->c.close();
+  pc->buf.clear();
+  pc->buf.shrink_to_fit();
+  pc->pos = 0;
+  dec_conns_per_host(pc->key);
+}
+
+void transport::state::close_idle_connections() {
+  for (dial_entry& d : dialing)
+    if (closed || !d.w->waiting()) d.stop.request_stop();
+  while (!lru.empty()) {
+    conn_ptr pc = lru.front();
+    close_conn(pc, "http: CloseIdleConnections called");
+  }
+}
+
+// ---- the idle watcher (the idle half of Go's readLoop) -----------------------------------------
+
+// Waits for the socket to become readable while the conn sits idle. Anything then closes it: EOF
+// is the server closing an idle conn; a "408" is swallowed (Go #32310); other bytes are
+// unsolicited.
+task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation,
+                           std::stop_token stop) {
+  time_point deadline = s->options.idle_conn_timeout > duration::zero()
+                            ? pc->idle_since + s->options.idle_conn_timeout
+                            : no_deadline;
+  result<unsigned> ready = co_await poll(pc->c.native_handle(), POLLIN | POLLRDHUP, stop, deadline);
+  if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
+    co_return;
+  if (!ready) {
+    if (ready.error() == errc::timed_out) s->close_conn(pc, "http: idle connection timed out");
+    co_return;
+  }
+  char peek[64];
+  ssize_t n = ::recv(pc->c.native_handle(), peek, sizeof peek, MSG_DONTWAIT);
+  std::string_view got(peek, n > 0 ? std::size_t(n) : 0);
+  if (n <= 0 || got.starts_with("HTTP/1.1 408") || got.starts_with("HTTP/1.0 408"))
+    s->close_conn(pc, "http: server closed idle connection");
+  else
+    s->close_conn(pc, "http: server sent unsolicited response on idle connection");
+}
+
+// ---- the public face --------------------------------------------------------------------------
+
+transport::transport(transport_options options)
+    : state_(std::make_shared<state>(std::move(options))) {}
+
+transport::~transport() = default;
+
+void transport::close_idle_connections() {
+  state_->close_idle_connections();
+}
+
+task<void> transport::close() {
+  std::shared_ptr<state> s = state_;
+  s->closed = true;
+  s->close_idle_connections();
+  // Waiters that no dial will serve any more (queued for a slot) fail now.
+  for (auto& [key, h] : s->hosts) {
+    for (const want_ptr& w : h.idle_waiters)
+      if (w->waiting())
+        w->result.try_deliver({nullptr, {make_error_code(client_errc::transport_closed), {}}});
+    for (const want_ptr& w : h.dial_waiters)
+      if (w->waiting())
+        w->result.try_deliver({nullptr, {make_error_code(client_errc::transport_closed), {}}});
+  }
+  s->tasks.request_stop();
+  co_await s->tasks.join();
+}
+
+std::size_t transport::idle_count() const noexcept {
+  return state_->lru.size();
+}
+std::size_t transport::waiter_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [key, h] : state_->hosts) {
+    n += h.idle_waiters.size();
+    for (const auto& w : h.dial_waiters) n += w->in_idle_queue ? 0 : 1;
+  }
+  return n;
+}
+std::size_t transport::dial_count() const noexcept {
+  return state_->dials;
+}
+std::size_t transport::conns_per_host(const std::string& host_port) const noexcept {
+  auto it = state_->hosts.find(host_port);
+  return it == state_->hosts.end() ? 0 : std::size_t(it->second.conns);
+}
+
+}  // namespace ringo::http

@@ -1,0 +1,62 @@
+// transport::state: the pool behind a transport. Single-threaded (the io_context's thread).
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+
+#include <ringo/http/transport.hpp>
+#include <ringo/runtime/scope.hpp>
+
+#include "persist_conn.hpp"
+#include "want_conn.hpp"
+
+namespace ringo::http {
+
+struct transport::state {
+  struct host_conns {
+    detail::conn_list idle;          // most recently used first
+    detail::want_list idle_waiters;  // round trips waiting for any conn (Go's idleConnWait)
+    detail::want_list dial_waiters;  // waiting for a dial slot (Go's connsPerHostWait)
+    int conns = 0;                   // dialing + active + idle
+  };
+
+  explicit state(transport_options o) : options(std::move(o)) {}
+
+  transport_options options;
+  ringo::scope tasks;  // dials and idle watchers
+  std::unordered_map<std::string, host_conns> hosts;
+  detail::conn_list lru;  // every idle conn, most recently used first
+  struct dial_entry {
+    detail::want_ptr w;
+    std::stop_source stop;
+  };
+  using dial_list = std::list<dial_entry>;
+  dial_list dialing;  // dials in flight; close_idle_connections stops those nobody waits for
+  std::size_t dials = 0;
+  bool closed = false;
+
+  // The pool (transport.cpp), with Go's names.
+  task<result<detail::conn_ptr, client_error>> get_conn(std::string key, const client_request& req,
+                                                        std::stop_token stop, got_conn_info& info);
+  void queue_for_idle_conn(const detail::want_ptr& w);
+  void queue_for_dial(const detail::want_ptr& w);
+  void start_dial(const detail::want_ptr& w);
+  void remove_waiter(const detail::want_ptr& w);
+  void dec_conns_per_host(const std::string& key);
+  // Why the conn was not pooled; empty when it was (or was handed to a waiter).
+  std::string try_put_idle_conn(const detail::conn_ptr& pc);
+  void put_or_close_idle_conn(const detail::conn_ptr& pc, const client_trace* trace = nullptr);
+  void close_conn(const detail::conn_ptr& pc, std::string reason);
+  void close_idle_connections();
+  void remove_idle(const detail::conn_ptr& pc);
+};
+
+// Spawned in the transport's scope.
+task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry);
+task<void> watch_idle_conn(transport::state* s, detail::conn_ptr pc, unsigned generation,
+                           std::stop_token stop);
+
+}  // namespace ringo::http

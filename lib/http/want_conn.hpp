@@ -1,0 +1,39 @@
+// want_conn: a round trip waiting for a connection (Go's wantConn). The oneshot is its result: a
+// conn from the idle pool or from a dial, or the dial's error, whichever comes first. A waiter that
+// gives up closes the oneshot (so a late conn goes to the pool instead) and leaves both queues; it
+// holds no conn and no buffers.
+#pragma once
+
+#include <list>
+#include <memory>
+#include <string>
+
+#include <ringo/http/transport.hpp>
+#include <ringo/runtime/oneshot.hpp>
+
+#include "persist_conn.hpp"
+
+namespace ringo::http::detail {
+
+struct want_conn;
+using want_ptr = std::shared_ptr<want_conn>;
+using want_list = std::list<want_ptr>;
+
+struct want_conn {
+  struct delivery {
+    conn_ptr pc;
+    client_error err;
+  };
+  explicit want_conn(std::string key_) : key(std::move(key_)) {}
+
+  std::string key;
+  oneshot<delivery> result;
+  bool in_idle_queue = false;
+  bool in_dial_queue = false;
+  want_list::iterator idle_it;
+  want_list::iterator dial_it;
+
+  bool waiting() const noexcept { return !result.closed() && !result.ready(); }
+};
+
+}  // namespace ringo::http::detail

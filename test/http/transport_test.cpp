@@ -1,0 +1,642 @@
+// The client transport against raw-socket scripted servers on 127.0.0.1: connection reuse, the
+// idle watcher, the wait queues, max_conns_per_host, late binding of dials and the retry rules,
+// each a Go regression case.
+#include <arpa/inet.h>
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <ringo/http.hpp>
+#include <ringo/http/transport.hpp>
+#include <ringo/runtime.hpp>
+
+#include "ringo_test.hpp"
+
+namespace ringo::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A blocking server in its own thread; each accepted connection runs `handle(fd, index)` in a
+// thread of its own.
+class script_server {
+ public:
+  using handler = std::function<void(int fd, int index)>;
+  explicit script_server(handler h) : handle_(std::move(h)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listen_fd_, 128);
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] {
+      for (int i = 0;; ++i) {
+        int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd < 0) return;
+        accepts_.fetch_add(1);
+        std::lock_guard lock(m_);
+        conns_.emplace_back([this, fd, i] {
+          handle_(fd, i);
+          ::close(fd);
+        });
+      }
+    });
+  }
+  ~script_server() {
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    acceptor_.join();
+    ::close(listen_fd_);
+    std::lock_guard lock(m_);
+    for (auto& t : conns_) t.join();
+  }
+  std::string url(std::string_view path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
+  }
+  int accepts() const { return accepts_.load(); }
+
+ private:
+  handler handle_;
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<int> accepts_{0};
+  std::thread acceptor_;
+  std::mutex m_;
+  std::vector<std::thread> conns_;
+};
+
+// Reads one request (head and Content-Length body); empty at EOF.
+std::string read_request(int fd) {
+  std::string got;
+  char buf[4096];
+  std::size_t end;
+  while ((end = got.find("\r\n\r\n")) == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    got.append(buf, std::size_t(n));
+  }
+  std::size_t body = 0;
+  if (auto cl = got.find("Content-Length: "); cl != std::string::npos && cl < end)
+    body = std::stoul(got.substr(cl + 16));
+  while (got.size() < end + 4 + body) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return {};
+    got.append(buf, std::size_t(n));
+  }
+  return got;
+}
+
+void send_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    s.remove_prefix(std::size_t(n));
+  }
+}
+
+constexpr std::string_view ok_hello = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+// Answers every request on the conn with "hello".
+void serve_hello(int fd, int) {
+  while (!read_request(fd).empty()) send_all(fd, ok_hello);
+}
+
+client_request get(const std::string& u, std::string method = "GET") {
+  client_request r;
+  r.method = std::move(method);
+  r.url = parse_url(u).value();
+  return r;
+}
+
+// A GET whose body is read to the end; the body text, or "error: <message>".
+task<std::string> fetch(transport* t, client_request req, std::stop_token stop = {}) {
+  result<response, client_error> r = co_await t->round_trip(std::move(req), stop);
+  if (!r) co_return "error: " + r.error().message();
+  result<std::string> body = co_await r->body->read_all();
+  if (!body) co_return "error: body: " + body.error().message();
+  co_return std::move(*body);
+}
+
+class TransportTest : public ringo::test::RingoTest {};
+
+TEST_F(TransportTest, ParseUrl) {
+  auto u = parse_url("http://example.com:8080/a/b?x=1");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->host, "example.com");
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->target, "/a/b?x=1");
+  EXPECT_EQ(parse_url("http://h")->target, "/");
+  auto bad = parse_url("https://example.com/");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "unsupported protocol scheme \"https\"");
+}
+
+TEST_F(TransportTest, SequentialRequestsUseOneDial) {
+  script_server srv(serve_hello);
+  transport tr;
+  std::vector<got_conn_info> seen;
+  client_trace ct;
+  ct.got_conn = [&](const got_conn_info& i) { seen.push_back(i); };
+  ringo::run([](transport* t, std::string u, const client_trace* trace) -> task<void> {
+    for (int i = 0; i < 20; ++i) {
+      client_request req = get(u);
+      req.trace = trace;
+      {
+        std::string got_ = co_await fetch(t, std::move(req));
+        EXPECT_EQ(got_, "hello");
+      }
+    }
+    co_await t->close();
+  }(&tr, srv.url(), &ct));
+  EXPECT_EQ(tr.dial_count(), 1u);
+  EXPECT_EQ(srv.accepts(), 1);
+  ASSERT_EQ(seen.size(), 20u);
+  EXPECT_FALSE(seen[0].reused);
+  EXPECT_TRUE(seen[1].reused);
+  EXPECT_TRUE(seen[1].was_idle);
+}
+
+TEST_F(TransportTest, ServerClosingIdleConnIsInvisibleToGet) {
+  // Each conn serves one request and closes.
+  script_server srv([](int fd, int) {
+    if (!read_request(fd).empty()) send_all(fd, ok_hello);
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    (void)co_await sleep_for(50ms);  // the watcher sees the EOF and drops the conn
+    EXPECT_EQ(t->idle_count(), 0u);
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    // No pause: the conn may still look idle; the GET is retried on a new conn.
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
+// Requests stop once the round trip is queued as a waiter.
+task<void> stop_when_queued(transport* t, std::stop_source* ss) {
+  for (int i = 0; i < 100 && t->waiter_count() == 0; ++i) co_await ringo::yield();
+  EXPECT_EQ(t->waiter_count(), 1u);
+  ss->request_stop();
+}
+
+task<void> cancelled_trip(transport* t, std::string u) {
+  std::stop_source ss;
+  ringo::scope sc;
+  sc.spawn(stop_when_queued(t, &ss));
+  result<response, client_error> r = co_await t->round_trip(get(u), ss.get_token());
+  EXPECT_FALSE(r);
+  if (!r) {
+    EXPECT_EQ(r.error().code, make_error_code(ringo::errc::operation_canceled));
+  }
+  co_await sc.join();
+}
+
+TEST_F(TransportTest, CancelledWaitersRetainNothing) {  // Go #43966, #50798
+  std::atomic<bool> rel{false};
+  script_server srv([&](int fd, int) {
+    while (!read_request(fd).empty()) {
+      while (!rel.load()) std::this_thread::sleep_for(1ms);
+      send_all(fd, ok_hello);
+    }
+  });
+  transport_options o;
+  o.max_conns_per_host = 1;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u, std::atomic<bool>* release) -> task<void> {
+    ringo::scope sc;
+    std::string first;
+    sc.spawn([](transport* tt, std::string uu, std::string* o2) -> task<void> {
+      *o2 = co_await fetch(tt, get(uu));
+    }(t, u, &first));
+    (void)co_await sleep_for(20ms);  // the first request holds the only slot
+    for (int i = 0; i < 10000; ++i) co_await cancelled_trip(t, u);
+    EXPECT_EQ(t->waiter_count(), 0u);
+    EXPECT_EQ(t->conns_per_host("127.0.0.1:" + u.substr(u.rfind(':') + 1, 5)), 1u);
+    EXPECT_EQ(t->dial_count(), 1u);
+    release->store(true);
+    co_await sc.join();
+    EXPECT_EQ(first, "hello");
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    co_await t->close();
+  }(&tr, srv.url().substr(0, srv.url().size() - 1), &rel));
+  EXPECT_EQ(srv.accepts(), 1);
+}
+
+TEST_F(TransportTest, MaxConnsPerHostNeverExceeded) {  // Go #32336, #29889
+  std::atomic<int> live{0}, peak{0};
+  script_server srv([&](int fd, int) {
+    int now = live.fetch_add(1) + 1;
+    int p = peak.load();
+    while (now > p && !peak.compare_exchange_weak(p, now)) {
+    }
+    while (!read_request(fd).empty()) {
+      std::this_thread::sleep_for(10ms);
+      send_all(fd, ok_hello);
+    }
+    live.fetch_sub(1);
+  });
+  transport_options o;
+  o.max_conns_per_host = 2;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    ringo::scope sc;
+    std::vector<std::string> out(12);
+    for (auto& s : out)
+      sc.spawn([](transport* tt, std::string uu, std::string* o2) -> task<void> {
+        *o2 = co_await fetch(tt, get(uu));
+      }(t, u, &s));
+    co_await sc.join();
+    for (auto& s : out) EXPECT_EQ(s, "hello");
+    EXPECT_LE(t->dial_count(), 2u);
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_LE(peak.load(), 2);
+  EXPECT_LE(srv.accepts(), 2);
+}
+
+task<result<net::conn, net::op_error>> slow_dial(std::string network, std::string addr,
+                                                 std::stop_token stop) {
+  (void)co_await sleep_for(100ms, stop);
+  co_return co_await net::dial(std::move(network), std::move(addr), stop);
+}
+
+TEST_F(TransportTest, DialOutlivesCancelledRequestAndIsPooled) {  // Go #59017, #66442
+  script_server srv(serve_hello);
+  transport_options o;
+  o.dial = slow_dial;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    std::stop_source ss;
+    ringo::scope sc;
+    sc.spawn(ringo::test::stop_after(&ss, 20ms));
+    result<response, client_error> r = co_await t->round_trip(get(u), ss.get_token());
+    co_await sc.join();
+    EXPECT_FALSE(r);
+    EXPECT_EQ(t->idle_count(), 0u);
+    (void)co_await sleep_for(200ms);
+    EXPECT_EQ(t->idle_count(), 1u);  // the late conn went to the pool
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    EXPECT_EQ(t->dial_count(), 1u);
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 1);
+}
+
+// Conn 0 answers one request, then reads the next and closes without answering; later conns
+// answer everything.
+void serve_then_die(int fd, int index) {
+  if (index == 0) {
+    if (read_request(fd).empty()) return;
+    send_all(fd, ok_hello);
+    (void)read_request(fd);
+    return;
+  }
+  serve_hello(fd, index);
+}
+
+TEST_F(TransportTest, IdempotentRequestRetriedOnReusedConn) {  // Go #19943, #22158
+  script_server srv(serve_then_die);
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");  // fails on conn 0 after writing, retried
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 2);
+}
+
+TEST_F(TransportTest, PostNotRetriedOnceWritten) {
+  script_server srv(serve_then_die);
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    client_request post = get(u, "POST");
+    post.body = "data";
+    std::string got = co_await fetch(t, std::move(post));
+    EXPECT_EQ(got, "error: http: server closed idle connection");
+    client_request keyed = get(u, "POST");
+    keyed.body = "data";
+    keyed.header.set("Idempotency-Key", "1");
+    {
+      std::string got_ = co_await fetch(t, std::move(keyed));
+      EXPECT_EQ(got_, "hello");  // conn 1 is fresh
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
+TEST_F(TransportTest, NoRetryOnFreshConn) {
+  script_server srv([](int fd, int) { (void)read_request(fd); });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    std::string got = co_await fetch(t, get(u));
+    EXPECT_EQ(got, "error: connection broken: EOF");
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 1);
+}
+
+TEST_F(TransportTest, Idle408IsSwallowed) {  // Go #32310
+  script_server srv([](int fd, int) {
+    if (read_request(fd).empty()) return;
+    send_all(fd, ok_hello);
+    std::this_thread::sleep_for(20ms);
+    send_all(fd, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    (void)co_await sleep_for(80ms);
+    EXPECT_EQ(t->idle_count(), 0u);
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 2);
+}
+
+TEST_F(TransportTest, UnsolicitedBytesOnIdleConnCloseIt) {
+  script_server srv([](int fd, int index) {
+    if (read_request(fd).empty()) return;
+    send_all(fd, ok_hello);
+    if (index == 0) send_all(fd, "garbage");
+    serve_hello(fd, index);
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    (void)co_await sleep_for(50ms);
+    EXPECT_EQ(t->idle_count(), 0u);
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 2);
+}
+
+class counting_source final : public body_source {
+ public:
+  explicit counting_source(int* closes) : closes_(closes) {}
+  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token) override {
+    std::size_t n = std::min(buf.size, data_.size() - at_);
+    std::memcpy(buf.data, data_.data() + at_, n);
+    at_ += n;
+    co_return n;
+  }
+  result<void> rewind() override {
+    at_ = 0;
+    return {};
+  }
+  std::optional<std::size_t> length() const override { return data_.size(); }
+  void close() noexcept override { ++*closes_; }
+
+ private:
+  int* closes_;
+  std::string data_ = "payload";
+  std::size_t at_ = 0;
+};
+
+TEST_F(TransportTest, RequestBodyClosedExactlyOnce) {  // Go #49621
+  script_server srv(serve_then_die);
+  transport tr;
+  int cl[4] = {};
+  ringo::run([](transport* t, std::string u, int* closes) -> task<void> {
+    client_request a = get(u, "PUT");
+    a.source = std::make_shared<counting_source>(&closes[0]);
+    {
+      std::string got_ = co_await fetch(t, std::move(a));
+      EXPECT_EQ(got_, "hello");  // succeeds on conn 0
+    }
+    client_request b = get(u, "PUT");
+    b.source = std::make_shared<counting_source>(&closes[1]);
+    b.header.set("Idempotency-Key", "x");
+    {
+      std::string got_ = co_await fetch(t, std::move(b));
+      EXPECT_EQ(got_, "hello");  // fails on conn 0, retried (rewind)
+    }
+    client_request c = get(u, "PUT");
+    c.url.scheme = "https";
+    c.source = std::make_shared<counting_source>(&closes[2]);
+    {
+      std::string got_ = co_await fetch(t, std::move(c));
+      EXPECT_NE(got_, "hello");  // never sent
+    }
+    std::stop_source stopped;
+    stopped.request_stop();
+    client_request d = get(u, "PUT");
+    d.source = std::make_shared<counting_source>(&closes[3]);
+    {
+      std::string got_ = co_await fetch(t, std::move(d), stopped.get_token());
+      EXPECT_NE(got_, "hello");  // canceled
+    }
+    co_await t->close();
+  }(&tr, srv.url(), cl));
+  for (int c : cl) EXPECT_EQ(c, 1);
+}
+
+TEST_F(TransportTest, HeadAnd204PutConnBackBeforeReturning) {
+  script_server srv([](int fd, int) {
+    for (int i = 0;; ++i) {
+      std::string req = read_request(fd);
+      if (req.empty()) return;
+      if (req.starts_with("HEAD"))
+        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+      else
+        send_all(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+    }
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    result<response, client_error> h = co_await t->round_trip(get(u, "HEAD"));
+    EXPECT_TRUE(h);
+    if (h) {
+      EXPECT_EQ(h->content_length, 1000u);
+    }
+    EXPECT_EQ(t->idle_count(), 1u);
+    result<response, client_error> n = co_await t->round_trip(get(u));
+    EXPECT_TRUE(n);
+    if (n) {
+      EXPECT_EQ(n->status, 204);
+    }
+    EXPECT_EQ(t->idle_count(), 1u);
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 1);
+}
+
+TEST_F(TransportTest, BodyClosedEarlyClosesConn) {
+  script_server srv(serve_hello);
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    {
+      result<response, client_error> r = co_await t->round_trip(get(u));
+      EXPECT_TRUE(r);
+    }
+    EXPECT_EQ(t->idle_count(), 0u);
+    {
+      std::string got_ = co_await fetch(t, get(u));
+      EXPECT_EQ(got_, "hello");
+    }
+    EXPECT_EQ(t->dial_count(), 2u);
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
+task<void> chunked_handler(response_writer& w, request&) {
+  std::string piece(25000, 'x');
+  for (int i = 0; i < 8; ++i) {
+    piece[0] = char('a' + i);
+    (void)co_await w.write(const_buffer(piece.data(), piece.size()));
+    (void)co_await w.flush();
+  }
+}
+
+task<void> against_ringo_server(transport* t, server* srv, net::listener* l, bool keep_alive) {
+  ringo::scope sc;
+  sc.spawn(
+      [](server* s, net::listener* li) -> task<void> { (void)co_await s->serve(*li); }(srv, l));
+  std::string u = "http://127.0.0.1:" + std::to_string(l->addr().port()) + "/big";
+  for (int i = 0; i < 5; ++i) {
+    std::string got = co_await fetch(t, get(u));
+    EXPECT_EQ(got.size(), 200000u);
+    if (got.size() == 200000u) {
+      EXPECT_EQ(got[0], 'a');
+      EXPECT_EQ(got[175000], 'h');
+    }
+  }
+  EXPECT_EQ(t->dial_count(), keep_alive ? 1u : 5u);
+  co_await t->close();
+  co_await srv->shutdown();
+  co_await sc.join();
+}
+
+TEST_F(TransportTest, ChunkedBodiesFromRingoServerReuseOneConn) {
+  auto l = net::listen("tcp", "127.0.0.1:0");
+  ASSERT_TRUE(l);
+  server srv(chunked_handler);
+  transport tr;
+  ringo::run(against_ringo_server(&tr, &srv, &*l, true));
+}
+
+TEST_F(TransportTest, DisableKeepAlivesDialsEachTime) {
+  auto l = net::listen("tcp", "127.0.0.1:0");
+  ASSERT_TRUE(l);
+  server srv(chunked_handler);
+  transport_options o;
+  o.disable_keep_alives = true;
+  transport tr(o);
+  ringo::run(against_ringo_server(&tr, &srv, &*l, false));
+}
+
+TEST_F(TransportTest, ResponseHeaderTimeout) {
+  std::atomic<bool> done{false};
+  script_server srv([&](int fd, int) {
+    (void)read_request(fd);
+    while (!done.load()) std::this_thread::sleep_for(1ms);
+  });
+  transport_options o;
+  o.response_header_timeout = 50ms;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    auto start = clock::now();
+    std::string got = co_await fetch(t, get(u));
+    EXPECT_EQ(got, "error: net/http: timeout awaiting response headers");
+    EXPECT_GE(clock::now() - start, 50ms);
+    co_await t->close();
+  }(&tr, srv.url()));
+  done.store(true);
+}
+
+TEST_F(TransportTest, CloseIdleConnectionsStopsDialsNobodyWaitsFor) {
+  script_server srv(serve_hello);
+  transport_options o;
+  o.dial = slow_dial;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    std::stop_source ss;
+    ringo::scope sc;
+    sc.spawn(ringo::test::stop_after(&ss, 20ms));
+    result<response, client_error> r = co_await t->round_trip(get(u), ss.get_token());
+    co_await sc.join();
+    EXPECT_FALSE(r);
+    t->close_idle_connections();
+    (void)co_await sleep_for(150ms);
+    EXPECT_EQ(t->idle_count(), 0u);
+    EXPECT_EQ(t->conns_per_host("127.0.0.1:" + u.substr(u.rfind(':') + 1, 5)), 0u);
+    co_await t->close();
+  }(&tr, srv.url().substr(0, srv.url().size() - 1)));
+  EXPECT_EQ(srv.accepts(), 0);
+}
+
+TEST_F(TransportTest, ConnDyingMidBodyLeavesNothingBehind) {  // Go #10457, #61708
+  script_server srv([](int fd, int index) {
+    if (read_request(fd).empty()) return;
+    if (index == 0) {
+      send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b");
+      return;
+    }
+    send_all(fd, ok_hello);
+    serve_hello(fd, index);
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    std::string got = co_await fetch(t, get(u));
+    EXPECT_TRUE(got.starts_with("error: body:")) << got;
+    EXPECT_EQ(t->idle_count(), 0u);
+    EXPECT_EQ(t->conns_per_host("127.0.0.1:" + u.substr(u.rfind(':') + 1, 5)), 0u);
+    std::string again = co_await fetch(t, get(u));
+    EXPECT_EQ(again, "hello");
+    co_await t->close();
+  }(&tr, srv.url().substr(0, srv.url().size() - 1)));
+}
+
+}  // namespace
+}  // namespace ringo::http
