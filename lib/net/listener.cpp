@@ -59,7 +59,6 @@ result<listener, op_error> listen(std::string_view network, std::string_view whe
   listener l;
   l.address_ = local_address(fd->get()).value_or(*addr);
   l.network_ = std::string(network);
-  l.acceptor_ = std::make_unique<multishot_acceptor>(fd->get());
   l.fd_ = std::move(*fd);
   return l;
 }
@@ -67,7 +66,10 @@ result<listener, op_error> listen(std::string_view network, std::string_view whe
 task<result<conn, op_error>> listener::accept(std::stop_token stop) {
   duration backoff{};
   for (;;) {
-    if (!acceptor_) co_return op_error{"accept", network_, "", address_.to_string(), "", errc::closed};
+    if (!fd_) co_return op_error{"accept", network_, "", address_.to_string(), "", errc::closed};
+    // Armed by the first accept, not by listen(): the acceptor belongs to the io_context of the
+    // thread it is created on, and a listener is often made before ringo::run creates one.
+    if (!acceptor_) acceptor_ = std::make_unique<multishot_acceptor>(fd_.get());
     auto fd = co_await acceptor_->next(stop);
     if (fd) {
       conn c(std::move(*fd), network_);

@@ -68,6 +68,23 @@ TEST_F(Listener, ListensOnAKernelChosenPortAndAccepts) {
   run(accept_one_tcp());
 }
 
+task<void> accept_one_from(listener* l) {
+  auto client = co_await connect_client(l->addr());
+  auto c = co_await l->accept();
+  EXPECT_TRUE(c) << c.error().message();
+}
+// The usual server shape, listen and then ringo::run(serve(...)), makes the listener before the
+// thread has an io_context: the accept loop belongs to the context of the first accept.
+TEST_F(Listener, AcceptsWhenListenedBeforeTheThreadHasALoop) {
+  std::thread t([] {
+    ASSERT_EQ(io_context::current(), nullptr);
+    auto l = listen("tcp", "127.0.0.1:0");
+    ASSERT_TRUE(l) << l.error().message();
+    run(accept_one_from(&*l));
+  });
+  t.join();
+}
+
 task<void> accept_on(std::string network, std::string where, socket_address dial_to) {
   auto l = listen(network, where);
   EXPECT_TRUE(l) << l.error().message();
