@@ -13,6 +13,7 @@
 
 #include <cassert>
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <utility>
 #include <variant>
@@ -24,8 +25,18 @@ class task;
 
 namespace detail {
 
+// Coroutine frames come from a per-thread cache of recycled blocks (lib/runtime/frame_pool.cpp),
+// so the many short-lived tasks of, say, an HTTP request cost no malloc and free each.
+void* allocate_frame(std::size_t size);
+void deallocate_frame(void* frame, std::size_t size) noexcept;
+
 class task_promise_base {
  public:
+  static void* operator new(std::size_t size) { return allocate_frame(size); }
+  static void operator delete(void* frame, std::size_t size) noexcept {
+    deallocate_frame(frame, size);
+  }
+
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct final_awaiter {

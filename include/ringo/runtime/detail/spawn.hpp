@@ -6,6 +6,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 
 #include <ringo/runtime/task.hpp>
@@ -26,6 +27,11 @@ class spawned_child {
   struct promise_type {
     child_sink* sink = nullptr;
     std::exception_ptr error;
+
+    static void* operator new(std::size_t size) { return allocate_frame(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+      deallocate_frame(frame, size);
+    }
 
     spawned_child get_return_object() noexcept {
       return spawned_child{std::coroutine_handle<promise_type>::from_promise(*this)};
