@@ -1,0 +1,3 @@
+module ringo/bench/dialbench
+
+go 1.19

@@ -1,0 +1,3 @@
+module ringo/bench/hello
+
+go 1.19

@@ -1,0 +1,281 @@
+// server_fuzz: libFuzzer target over the real server path, in-process and without the network:
+// lib/http's server_conn (reading, validating and framing requests, the body reader, pipelining,
+// keep-alive, the responses) serves one end of a socketpair on an io_context, and a client task on
+// the same context writes the input to the other end and reads everything the server answers.
+//
+// Input: byte 0 picks where the client splits its writes, byte 1 how the handler behaves (read
+// the whole body, a little of it or none; a plain, a declared-length or a streamed (chunked)
+// response; throw), the rest is what the client sends. Invariants: the server neither crashes nor
+// hangs; what it sends parses (llhttp, strict) as a sequence of HTTP/1.1 responses with nothing
+// after the last; it answers no more requests than the input holds, and every request a handler
+// sees is, in order, one the plain parser finds in the input (method, target, and the body when the
+// handler read it all). When every request in the input is well-formed and kept alive, each gets
+// exactly one final response.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <sys/socket.h>
+#include <vector>
+
+#include "parser.hpp"
+#include "ringo/http/headers.hpp"
+#include "ringo/http/request.hpp"
+#include "ringo/http/response_writer.hpp"
+#include "ringo/http/server.hpp"
+#include "ringo/net/conn.hpp"
+#include "ringo/runtime/io_context.hpp"
+#include "ringo/runtime/operations.hpp"
+#include "ringo/runtime/when_all.hpp"
+#include "server_conn.hpp"
+#include "server_state.hpp"
+
+namespace {
+
+using namespace ringo;
+using namespace std::chrono_literals;
+using http::detail::message_parser;
+using event = message_parser::event;
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "server_fuzz: invariant broken: %s\n", what);
+  std::abort();
+}
+
+void check(bool ok, const char* what) {
+  if (!ok) fail(what);
+}
+
+// What the plain parser finds in the input: the requests, in order, as far as they are complete.
+struct model_request {
+  std::string method, url, body;
+  bool accepted = false;  // passes the server's checks, kept alive, no Expect
+};
+struct model {
+  std::vector<model_request> requests;  // complete ones
+  std::size_t heads = 0;                // heads parsed (complete or not)
+  bool clean = true;                    // no error, nothing left over, all accepted
+};
+
+model parse_requests(std::string_view stream) {
+  model m;
+  message_parser p(HTTP_REQUEST);
+  std::size_t begin = 0;
+  while (begin < stream.size()) {
+    p.reset();
+    model_request r;
+    bool head = false, done = false;
+    while (!done) {
+      auto step = p.feed(stream.substr(begin));
+      begin += step.consumed;
+      switch (step.what) {
+        case event::error:
+          m.clean = false;
+          return m;
+        case event::need_more:
+          if (step.consumed == 0 || begin == stream.size()) {
+            m.clean = false;
+            return m;
+          }
+          break;
+        case event::body:
+          r.body.append(step.body);
+          break;
+        case event::head_done:
+        case event::message_done:
+          if (!head) {
+            head = true;
+            ++m.heads;
+            r.method = p.method;
+            r.url = p.url;
+            auto hosts = p.fields.values("Host");
+            auto te = p.fields.get("Transfer-Encoding");
+            r.accepted = p.version_major == 1 && p.version_minor == 1 && hosts.size() == 1 &&
+                         (!te || http::iequals(*te, "chunked")) && !p.fields.contains("Expect") &&
+                         p.keep_alive() && p.fields.get("Connection") == std::nullopt;
+            for (char c : hosts.empty() ? std::string_view() : hosts.front())
+              if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == ':'))
+                r.accepted = false;  // keep the model simple: plain host names only
+          }
+          if (step.what == event::message_done) done = true;
+          break;
+      }
+    }
+    if (!r.accepted) m.clean = false;
+    m.requests.push_back(std::move(r));
+  }
+  return m;
+}
+
+struct seen_request {
+  std::string method, target, body;
+  bool body_complete = false;
+};
+
+struct run_state {
+  unsigned mode = 0;
+  std::size_t input_size = 0;
+  std::vector<seen_request> seen;
+};
+run_state* current = nullptr;
+
+task<void> handler(http::response_writer& w, http::request& r) {
+  run_state& s = *current;
+  check(r.body != nullptr, "a request without a body reader");
+  s.seen.push_back({r.method, r.target, {}, false});
+  seen_request& seen = s.seen.back();
+  switch (s.mode & 3) {
+    case 0: {  // the whole body
+      auto body = co_await r.body->read_all(1 << 20);
+      if (body) {
+        check(body->size() <= s.input_size, "more body than input");
+        if (r.content_length) check(body->size() == *r.content_length, "body length mismatch");
+        seen.body = std::move(*body);
+        seen.body_complete = true;
+      }
+      break;
+    }
+    case 1: {  // a little of it
+      char buf[3];
+      auto n = co_await r.body->read(buf);
+      if (n) check(*n <= sizeof buf, "read more than asked");
+      break;
+    }
+    default:
+      break;  // none: the server discards it
+  }
+  switch ((s.mode >> 2) & 3) {
+    case 0:
+      (void)co_await w.write("ok");
+      break;
+    case 1:
+      w.header().set("Content-Length", "5");
+      (void)co_await w.write("hello");
+      break;
+    case 2:
+      (void)co_await w.write("stream");
+      (void)co_await w.flush();  // the rest goes chunked
+      (void)co_await w.write(" more");
+      break;
+    default:
+      w.write_header(204);
+      break;
+  }
+  if (s.mode & 16) throw std::runtime_error("handler failed on purpose");
+}
+
+task<void> serve(http::server& srv, http::server::state& st, int fd) {
+  http::detail::server_conn conn(srv, st, net::conn(unique_fd(fd), "unix"), {});
+  co_await conn.run();
+}
+
+task<void> write_input(int fd, std::string_view stream, std::size_t split) {
+  for (std::string_view part : {stream.substr(0, split), stream.substr(split)}) {
+    while (!part.empty()) {
+      auto n = co_await send(fd, part);
+      if (!n) co_return;  // the server closed: fine
+      part.remove_prefix(*n);
+    }
+    co_await yield();  // let the server see the first part alone
+  }
+  ::shutdown(fd, SHUT_WR);
+}
+
+task<void> read_output(int fd, std::string& out) {
+  time_point deadline = clock::now() + 10s;
+  char buf[16384];
+  for (;;) {
+    auto n = co_await recv(fd, buf, {}, deadline);
+    if (!n && n.error() == ringo::errc::timed_out) fail("the server hangs");
+    if (!n || *n == 0) co_return;
+    out.append(buf, *n);
+  }
+}
+
+task<void> client(int fd, std::string_view stream, std::size_t split, std::string& out) {
+  co_await when_all(write_input(fd, stream, split), read_output(fd, out));
+  ::close(fd);
+}
+
+// Checks what the server sent; returns the number of final responses.
+std::size_t check_responses(std::string_view out, const model& m, bool may_be_cut) {
+  message_parser p(HTTP_RESPONSE);
+  std::size_t begin = 0, finals = 0;
+  bool error_to_head = false;
+  while (begin < out.size()) {
+    // An error response closes the connection; it carries its text even when the bad request was
+    // a HEAD (as Go's do): what follows it is that body, not another response.
+    if (error_to_head) break;
+    p.reset();
+    // A HEAD request's response has no body, whatever its Content-Length says (said before the
+    // head is parsed; a 1xx response has none anyway).
+    if (finals < m.requests.size() && m.requests[finals].method == "HEAD") p.skip_body();
+    bool head = false;
+    for (;;) {
+      auto step = p.feed(out.substr(begin));
+      begin += step.consumed;
+      check(step.what != event::error, "the server sent a malformed response");
+      if (!head && p.head_complete() && step.what != event::need_more) {  // head_done, or at
+        // once message_done when a skipped body ends the message in the same feed
+        head = true;
+        check(p.version_major == 1 && p.version_minor == 1, "a response that is not HTTP/1.1");
+        check(p.status >= 100 && p.status <= 599, "a status out of range");
+        if (p.status >= 200) ++finals;
+        error_to_head = p.status >= 400 && p.fields.has_token("Connection", "close") &&
+                        finals <= m.requests.size() && m.requests[finals - 1].method == "HEAD";
+      }
+      if (step.what == event::message_done) break;
+      if (step.what == event::need_more && begin == out.size()) {
+        // A handler that throws after its head went out leaves the response cut (on purpose).
+        check(p.finish() || may_be_cut, "the server's output ends inside a response");
+        return finals;
+      }
+    }
+  }
+  return finals;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
+  std::size_t split = data[0] * stream.size() / 255;
+  run_state state;
+  state.mode = data[1];
+  state.input_size = stream.size();
+  current = &state;
+
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
+  static io_context ctx;  // one ring for the whole run
+  http::server srv(handler);
+  srv.error_log = [](std::string_view) {};
+  http::server::state st;
+  std::string out;
+  ctx.run(when_all(serve(srv, st, fds[0]), client(fds[1], stream, split, out)));
+  current = nullptr;
+
+  static const bool verbose = std::getenv("RINGO_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "mode %u, server sent:\n%s\n--\n", state.mode, out.c_str());
+  model m = parse_requests(stream);
+  // The client half-closes once it has sent everything; a handler that suspends (the streamed
+  // response) has the disconnect watcher running, which takes that FIN for the client leaving and
+  // stops the request, its writes included (seed 003): that response may be cut, by design.
+  bool may_be_cut = (state.mode & 16) || ((state.mode >> 2) & 3) == 2;
+  std::size_t finals = check_responses(out, m, may_be_cut);
+  check(state.seen.size() <= m.heads, "a handler ran for a request the input does not hold");
+  check(finals <= m.requests.size() + 1, "more responses than requests");
+  for (std::size_t i = 0; i < state.seen.size() && i < m.requests.size(); ++i) {
+    const seen_request& s = state.seen[i];
+    check(s.method == m.requests[i].method, "the handler saw another method");
+    check(s.target == m.requests[i].url, "the handler saw another target");
+    if (s.body_complete) check(s.body == m.requests[i].body, "the handler saw another body");
+  }
+  if (m.clean && !may_be_cut)
+    check(finals == m.requests.size(), "a well-formed request went unanswered");
+  return 0;
+}
