@@ -65,8 +65,8 @@ trap cleanup EXIT
 # Go's peer, built offline from the standard library only.
 go_bin=
 if [[ " ${servers[*]} " == *" go "* ]] && command -v go >/dev/null; then
-  if (cd bench/go/hello && GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$tmp/gocache GOPATH=$tmp/gopath \
-      go build -o "$tmp/go_hello" .) >&2; then
+  if (cd bench/go/hello && GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$tmp/gocache \
+      GOPATH=$tmp/gopath go build -o "$tmp/go_hello" .) >&2; then
     go_bin=$tmp/go_hello
   else
     say "go build failed: leaving Go out"

@@ -143,8 +143,9 @@ task<result<std::size_t>> server_conn::fill(std::stop_token stop, time_point dea
 // Waits for a kept-alive connection's next request in a poll, which needs no buffer, and lends
 // the connection's buffers to the server meanwhile: an idle connection costs its frames and little
 // else (nginx frees its buffers the same way; Go keeps 4 KiB), and a connection that wakes takes
-// buffers that another one lent, so a busy server allocates nothing. The poll costs no measurable
-// CPU per request: a recv on an empty socket arms the same wait inside the kernel.
+// buffers that another one lent, so a busy server allocates nothing. Idle memory: 7.5 KB -> 2.9 KB
+// a connection (bench/http.sh). The poll costs ~700 user-space instructions a request (callgrind)
+// but no CPU time measurable under wrk: a recv on an empty socket arms the same wait in the kernel.
 task<result<std::size_t>> server_conn::fill_idle(std::stop_token stop, time_point deadline) {
   if (begin_ == end_ && out_.empty() && !sending_) {
     begin_ = end_ = 0;

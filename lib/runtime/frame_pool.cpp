@@ -2,9 +2,10 @@
 //
 // A server request runs a dozen short-lived coroutines, each a frame of a few hundred bytes that
 // glibc's malloc and free cost ~300 instructions to hand out and take back (callgrind,
-// hello_server: 11 frames a request, a third of its user-space instructions). Freed frames are kept
-// here in per-thread lists by size (16-byte classes up to 2 KiB, at most 256 KiB a thread) and
-// handed out again for the next frame of that class; larger frames and the overflow go to the heap.
+// hello_server: 11 of its 16 allocations a request are frames; recycling them takes 11-13% off its
+// user-space instructions, 12.2k -> 10.6k). Freed frames are kept here in per-thread lists by size
+// (16-byte classes up to 2 KiB, at most 256 KiB a thread) and handed out again for the next frame
+// of that class; larger frames and the overflow go to the heap.
 // Blocks come from ::operator new, so a frame freed on another thread simply joins that thread's
 // lists. The lists are freed when the thread exits. Under AddressSanitizer a cached block is
 // poisoned, so touching a destroyed frame is still reported.
