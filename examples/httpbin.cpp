@@ -1,10 +1,9 @@
 // httpbin [--listen ADDR]: a demo server and a test peer, after httpbin.org.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
 // /delay notices a client that leaves: its sleep takes the request's stop token.
-#include <signal.h>
-
 #include <charconv>
 #include <cstdio>
+#include <signal.h>
 #include <string>
 
 #include <ringo/ringo.hpp>

@@ -10,13 +10,20 @@ class http_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "http"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-      case errc::body_too_large: return "http: request body too large";
-      case errc::malformed: return "http: malformed message";
-      case errc::header_too_large: return "http: header too large";
-      case errc::hijacked: return "http: connection has been hijacked";
-      case errc::content_length_mismatch: return "http: body length does not match Content-Length";
-      case errc::body_not_allowed: return "http: request method or response status code does not allow body";
-      case errc::header_already_sent: return "http: header already sent";
+      case errc::body_too_large:
+        return "http: request body too large";
+      case errc::malformed:
+        return "http: malformed message";
+      case errc::header_too_large:
+        return "http: header too large";
+      case errc::hijacked:
+        return "http: connection has been hijacked";
+      case errc::content_length_mismatch:
+        return "http: body length does not match Content-Length";
+      case errc::body_not_allowed:
+        return "http: request method or response status code does not allow body";
+      case errc::header_already_sent:
+        return "http: header already sent";
     }
     return "http: unknown error";
   }

@@ -6,13 +6,13 @@
 namespace ringo::http {
 
 enum class errc {
-  body_too_large = 1,      // read_all's limit was passed
-  malformed,               // the peer sent something that is not HTTP/1.x
-  header_too_large,        // the head passed the size limit
-  hijacked,                // the connection was taken over by hijack()
-  content_length_mismatch, // a body longer or shorter than its Content-Length
-  body_not_allowed,        // a body write on a response that has none (HEAD, 204, 304)
-  header_already_sent,     // too late: the header is on its way
+  body_too_large = 1,       // read_all's limit was passed
+  malformed,                // the peer sent something that is not HTTP/1.x
+  header_too_large,         // the head passed the size limit
+  hijacked,                 // the connection was taken over by hijack()
+  content_length_mismatch,  // a body longer or shorter than its Content-Length
+  body_not_allowed,         // a body write on a response that has none (HEAD, 204, 304)
+  header_already_sent,      // too late: the header is on its way
 };
 
 const std::error_category& http_category() noexcept;

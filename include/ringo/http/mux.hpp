@@ -95,8 +95,8 @@ class mux {
   mux& operator=(const mux&) = delete;
 
   // Registers `h` for `pattern` (Go's Handle). Fails, changing nothing, if the pattern is
-  // invalid, conflicts with one registered before, or `h` is empty. `file` and `line` (the caller's,
-  // by default: clang 14 cannot use GCC 12's std::source_location) name the call in
+  // invalid, conflicts with one registered before, or `h` is empty. `file` and `line` (the
+  // caller's, by default: clang 14 cannot use GCC 12's std::source_location) name the call in
   // conflict messages.
   result<void, mux_error> handle(std::string_view pattern, http::handler h,
                                  const char* file = __builtin_FILE(), int line = __builtin_LINE());

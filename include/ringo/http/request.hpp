@@ -20,8 +20,8 @@
 namespace ringo::http {
 
 struct request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: "/items/42?full=1", "*", or an absolute URL
+  std::string method;     // "GET", "POST", ...
+  std::string target;     // as sent: "/items/42?full=1", "*", or an absolute URL
   int version_minor = 1;  // HTTP/1.x
   http::headers header;
   std::string host;                             // the Host header

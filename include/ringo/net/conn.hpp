@@ -64,7 +64,8 @@ class conn {
   result<address> remote_address() const noexcept;
   result<void> set_nodelay(bool on = true) const noexcept;
   // SO_KEEPALIVE with `period` as both the idle time and the probe interval (as Go does).
-  result<void> set_keepalive(bool on, std::chrono::seconds period = std::chrono::seconds(15)) const noexcept;
+  result<void> set_keepalive(bool on,
+                             std::chrono::seconds period = std::chrono::seconds(15)) const noexcept;
 
  private:
   unique_fd fd_;

@@ -50,14 +50,14 @@ struct dialer {
   using single_dial =
       std::function<task<dial_result>(const address&, time_point deadline, std::stop_token)>;
 
-  duration timeout{};                   // for the whole dial, resolution included; 0: none
-  time_point deadline = no_deadline;    // absolute; the earlier of the two applies
+  duration timeout{};                    // for the whole dial, resolution included; 0: none
+  time_point deadline = no_deadline;     // absolute; the earlier of the two applies
   std::optional<address> local_address;  // bind before connecting (port 0: any)
-  duration fallback_delay{};            // 0: 300 ms; negative: no Happy Eyeballs
-  bool dual_stack = true;               // Happy Eyeballs for "tcp" names with both families
-  duration keep_alive{};                // 0: 15 s; negative: keep-alives off
-  resolver* name_resolver = nullptr;    // nullptr: default_resolver()
-  bool happy_eyeballs_v2 = false;       // RFC 8305 instead of RFC 6555
+  duration fallback_delay{};             // 0: 300 ms; negative: no Happy Eyeballs
+  bool dual_stack = true;                // Happy Eyeballs for "tcp" names with both families
+  duration keep_alive{};                 // 0: 15 s; negative: keep-alives off
+  resolver* name_resolver = nullptr;     // nullptr: default_resolver()
+  bool happy_eyeballs_v2 = false;        // RFC 8305 instead of RFC 6555
   duration connection_attempt_delay = std::chrono::milliseconds(250);  // v2; clamped to 10 ms..2 s
   duration resolution_delay = std::chrono::milliseconds(50);           // v2: AAAA's head start
   const dial_trace* trace = nullptr;
@@ -80,7 +80,6 @@ struct dialer {
 };
 
 // Dials with a default dialer.
-task<result<conn, op_error>> dial(std::string network, std::string addr,
-                                  std::stop_token stop = {});
+task<result<conn, op_error>> dial(std::string network, std::string addr, std::stop_token stop = {});
 
 }  // namespace ringo::net
