@@ -5,7 +5,9 @@
 namespace ringo::http {
 namespace {
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -16,8 +18,8 @@ std::string_view trim(std::string_view s) noexcept {
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 void headers::add(std::string_view name, std::string_view value) {
@@ -29,9 +31,9 @@ void headers::set(std::string_view name, std::string_view value) {
                          [&](const field& f) { return iequals(f.name, name); });
   if (it == fields_.end()) return add(name, value);
   it->value = value;
-  fields_.erase(std::remove_if(it + 1, fields_.end(),
-                               [&](const field& f) { return iequals(f.name, name); }),
-                fields_.end());
+  fields_.erase(
+      std::remove_if(it + 1, fields_.end(), [&](const field& f) { return iequals(f.name, name); }),
+      fields_.end());
 }
 
 std::optional<std::string_view> headers::get(std::string_view name) const noexcept {

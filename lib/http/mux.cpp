@@ -73,8 +73,8 @@ mux::mux() : tree_(std::make_unique<detail::routing_node>()) {}
 
 mux::~mux() = default;
 
-result<void, mux_error> mux::handle(std::string_view pattern, http::handler h,
-                                    const char* file, int line) {
+result<void, mux_error> mux::handle(std::string_view pattern, http::handler h, const char* file,
+                                    int line) {
   if (!pattern.empty() && !h) {
     return mux_error{mux_error::kind::nil_handler, std::string(pattern), {}, "http: nil handler"};
   }

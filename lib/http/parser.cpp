@@ -3,7 +3,9 @@
 namespace ringo::http::detail {
 namespace {
 
-message_parser& self(llhttp_t* p) { return *static_cast<message_parser*>(p->data); }
+message_parser& self(llhttp_t* p) {
+  return *static_cast<message_parser*>(p->data);
+}
 
 }  // namespace
 

@@ -26,7 +26,8 @@ task<write_result> response_writer::write(const_buffer data) {
   }
   body_bytes_ += data.size;
   c.append_body(data);
-  if (!header_sent_ && c.body_buf_.size() > detail::server_conn::body_buffer_limit) c.commit_header(false);
+  if (!header_sent_ && c.body_buf_.size() > detail::server_conn::body_buffer_limit)
+    c.commit_header(false);
   if (c.out_.size() >= detail::server_conn::out_flush_threshold) co_return co_await c.send_out();
   co_return write_result{};
 }
@@ -39,7 +40,8 @@ task<write_result> response_writer::flush() {
 }
 
 task<write_result> response_writer::write_informational(int code) {
-  if (code < 100 || code > 199 || code == 101) co_return make_error_code(std::errc::invalid_argument);
+  if (code < 100 || code > 199 || code == 101)
+    co_return make_error_code(std::errc::invalid_argument);
   if (header_sent_) co_return make_error_code(errc::header_already_sent);
   detail::server_conn& c = *conn_;
   c.out_ += "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason_phrase(code)) + "\r\n";

@@ -11,11 +11,16 @@ namespace ringo::http {
 
 std::string_view to_string(conn_state s) noexcept {
   switch (s) {
-    case conn_state::new_: return "new";
-    case conn_state::active: return "active";
-    case conn_state::idle: return "idle";
-    case conn_state::hijacked: return "hijacked";
-    case conn_state::closed: return "closed";
+    case conn_state::new_:
+      return "new";
+    case conn_state::active:
+      return "active";
+    case conn_state::idle:
+      return "idle";
+    case conn_state::hijacked:
+      return "hijacked";
+    case conn_state::closed:
+      return "closed";
   }
   return "?";
 }
@@ -41,10 +46,14 @@ void server::state::log(const server& s, std::string_view message) const {
 }
 
 server::server() : state_(std::make_unique<state>()) {}
-server::server(http::handler h) : server() { handler = std::move(h); }
+server::server(http::handler h) : server() {
+  handler = std::move(h);
+}
 server::~server() = default;
 
-std::size_t server::connections() const noexcept { return state_->conns.size(); }
+std::size_t server::connections() const noexcept {
+  return state_->conns.size();
+}
 
 namespace {
 

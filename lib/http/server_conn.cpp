@@ -1,12 +1,11 @@
 #include "server_conn.hpp"
 
-#include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "ringo/http/error.hpp"
 #include "ringo/http/status.hpp"
@@ -20,10 +19,12 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t initial_buffer = 4096;
 constexpr std::size_t max_framing_overhead = 16 << 10;  // Go's chunkedReader excess limit
-constexpr std::size_t max_discard = 256 << 10;       // Go's maxPostHandlerReadBytes
-constexpr duration close_wait = 500ms;               // Go's rstAvoidanceDelay (#3595)
+constexpr std::size_t max_discard = 256 << 10;          // Go's maxPostHandlerReadBytes
+constexpr duration close_wait = 500ms;                  // Go's rstAvoidanceDelay (#3595)
 
-time_point after(duration d) { return d > duration::zero() ? clock::now() + d : no_deadline; }
+time_point after(duration d) {
+  return d > duration::zero() ? clock::now() + d : no_deadline;
+}
 
 // Bytes the kernel holds for us beyond what we read: a pipelined request behind a FIN.
 bool bytes_pending(int fd) {
@@ -134,8 +135,9 @@ task<result<std::size_t>> server_conn::fill(std::stop_token stop, time_point dea
       in_.resize(in_.size() * 2);
     }
   }
-  auto n = co_await recv(conn_.native_handle(), mutable_buffer(in_.data() + end_, in_.size() - end_),
-                         std::move(stop), deadline);
+  auto n =
+      co_await recv(conn_.native_handle(), mutable_buffer(in_.data() + end_, in_.size() - end_),
+                    std::move(stop), deadline);
   if (n) end_ += *n;
   co_return n;
 }
@@ -169,8 +171,8 @@ task<bool> server_conn::read_head() {
   bool first_byte_seen = begin_ < end_;
   // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
   // for the first byte, then gives the head read_header_timeout.
-  duration idle = server_->idle_timeout > duration::zero() ? server_->idle_timeout
-                                                          : server_->read_timeout;
+  duration idle =
+      server_->idle_timeout > duration::zero() ? server_->idle_timeout : server_->read_timeout;
   duration header = server_->read_header_timeout > duration::zero() ? server_->read_header_timeout
                                                                     : server_->read_timeout;
   time_point start = clock::now();
@@ -180,8 +182,8 @@ task<bool> server_conn::read_head() {
     auto n = co_await fill_idle(stop_.get_token(), after(idle));
     if (!n || *n == 0) {
       // Stopped while idle (graceful shutdown) with a request already on its way: serve it.
-      if (!n && n.error() == ringo::errc::operation_canceled && !st_->close_source.stop_requested() &&
-          bytes_pending(conn_.native_handle())) {
+      if (!n && n.error() == ringo::errc::operation_canceled &&
+          !st_->close_source.stop_requested() && bytes_pending(conn_.native_handle())) {
         close_after_ = true;
         auto more = co_await fill({}, after(header));
         if (!more || *more == 0) co_return false;
@@ -422,8 +424,7 @@ void server_conn::append_body(const_buffer data) {
 // ones; but a handler that suspends may take long, and Go sends every answer when its request is
 // done: the client may need it before it goes on. So they go out now, beside the handler.
 void server_conn::flush_queued_answers() {
-  if (answers_queued_ && !out_.empty() && !sending_ && req_scope_)
-    req_scope_->spawn(send_queued());
+  if (answers_queued_ && !out_.empty() && !sending_ && req_scope_) req_scope_->spawn(send_queued());
 }
 
 task<void> server_conn::send_queued() {
@@ -479,9 +480,12 @@ task<void> server_conn::finish_request() {
     (void)co_await write_error_response(status::bad_request, "400 Bad Request");
     co_return;
   }
-  if (!w.header_sent_) commit_header(true);
-  else if (w.chunked_) out_ += "0\r\n\r\n";
-  if (has_declared_length_ && body_allowed() && w.body_bytes_ != declared_length_) close_after_ = true;
+  if (!w.header_sent_)
+    commit_header(true);
+  else if (w.chunked_)
+    out_ += "0\r\n\r\n";
+  if (has_declared_length_ && body_allowed() && w.body_bytes_ != declared_length_)
+    close_after_ = true;
   // Pipelined requests already buffered: answer them before sending, so responses share writes.
   if (close_after_ || !complete_head_buffered()) (void)co_await send_out();
   // Closing with unread input would send RST; without any, a plain close is safe and quicker.

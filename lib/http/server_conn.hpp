@@ -34,7 +34,8 @@ class server_conn {
 
   task<void> run();
 
-  static constexpr std::size_t body_buffer_limit = 4096;  // held back for an automatic Content-Length
+  static constexpr std::size_t body_buffer_limit =
+      4096;  // held back for an automatic Content-Length
   static constexpr std::size_t out_flush_threshold = 16384;  // send once this much output is queued
 
   // Graceful shutdown: an idle connection stops waiting; an active one closes after its response.
@@ -117,12 +118,12 @@ class server_conn {
   bool bad_body_ = false;         // the body broke its framing: answer 400 if still possible
   bool hijacked_ = false;
   bool is_head_ = false;
-  std::string out_;       // bytes ready to send
+  std::string out_;          // bytes ready to send
   std::string sending_buf_;  // the bytes of the send in flight (swapped with out_: no allocation)
   bool sending_ = false;     // a send is in flight: the next one waits for send_done_
   event send_done_{true};
   bool answers_queued_ = false;  // out_ held earlier pipelined answers when this handler started
-  std::string body_buf_;  // body written before the header was committed
+  std::string body_buf_;         // body written before the header was committed
   std::uint64_t declared_length_ = 0;
   bool has_declared_length_ = false;
 
