@@ -48,4 +48,9 @@ task<result<std::string>> body_reader::read_all(std::size_t limit, std::stop_tok
   }
 }
 
+const headers& body_reader::trailers() const noexcept {
+  static const headers none;
+  return none;
+}
+
 }  // namespace ringo::http

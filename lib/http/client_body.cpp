@@ -11,8 +11,13 @@
 namespace ringo::http::detail {
 
 client_body::client_body(std::shared_ptr<transport::state> s, conn_ptr pc,
-                         std::unique_ptr<message_parser> p, const client_trace* trace)
-    : s_(std::move(s)), pc_(std::move(pc)), parser_(std::move(p)), trace_(trace) {}
+                         std::unique_ptr<message_parser> p, const client_trace* trace,
+                         time_point deadline)
+    : s_(std::move(s)),
+      pc_(std::move(pc)),
+      parser_(std::move(p)),
+      trace_(trace),
+      deadline_(deadline) {}
 
 client_body::~client_body() {
   if (pc_) fail("http: response body closed before EOF");
@@ -21,7 +26,7 @@ client_body::~client_body() {
 void client_body::finish(bool reusable) {
   done_ = true;
   conn_ptr pc = std::move(pc_);
-  if (reusable)
+  if (reusable && pc->reusable)
     s_->put_or_close_idle_conn(pc, trace_);
   else
     s_->close_conn(pc, "http: server asked to close the connection");
@@ -55,9 +60,9 @@ task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token 
         fail("connection broken: malformed response body");
         co_return std::error_code(http::errc::malformed);
       case message_parser::event::need_more: {
-        result<std::size_t> n = co_await pc_->fill(stop, no_deadline);
+        result<std::size_t> n = co_await pc_->fill(stop, deadline_);
         if (!n) {
-          fail("connection broken: " + n.error().message());
+          fail("connection broken: " + net::error_text(n.error()));
           co_return n.error();
         }
         if (*n == 0) {

@@ -15,10 +15,11 @@ namespace ringo::http::detail {
 class client_body final : public body_reader {
  public:
   client_body(std::shared_ptr<transport::state> s, conn_ptr pc, std::unique_ptr<message_parser> p,
-              const client_trace* trace);
+              const client_trace* trace, time_point deadline);
   ~client_body() override;
   task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop = {}) override;
   bool done() const noexcept override { return done_; }
+  const headers& trailers() const noexcept override { return parser_->trailers; }
 
  private:
   void finish(bool reusable);
@@ -28,6 +29,7 @@ class client_body final : public body_reader {
   conn_ptr pc_;
   std::unique_ptr<message_parser> parser_;
   const client_trace* trace_;
+  time_point deadline_;       // the request's
   std::string_view pending_;  // decoded body bytes not yet handed out (inside pc_->buf)
   bool done_ = false;
 };

@@ -40,6 +40,7 @@ void message_parser::reset() {
   reason.clear();
   status = 0;
   fields.clear();
+  trailers.clear();
   name_.clear();
   value_.clear();
   head_bytes = 0;
@@ -101,7 +102,7 @@ void message_parser::commit_field() {
   std::string_view v = value_;
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  fields.add(name_, v);
+  (head_complete_ ? trailers : fields).add(name_, v);
   name_.clear();
   value_.clear();
   in_value_ = false;
@@ -158,7 +159,9 @@ int message_parser::on_body(llhttp_t* p, const char* at, std::size_t n) {
 }
 
 int message_parser::on_message_complete(llhttp_t* p) {
-  self(p).message_complete_ = true;
+  message_parser& m = self(p);
+  m.commit_field();  // the last trailer field
+  m.message_complete_ = true;
   return HPE_PAUSED;
 }
 

@@ -43,6 +43,7 @@ class message_parser {
   int version_major = 1;
   int version_minor = 1;
   http::headers fields;
+  http::headers trailers;      // after a chunked body, valid from message_done until reset()
   std::size_t head_bytes = 0;  // bytes of head fed so far (for the size limit)
 
   bool chunked() const noexcept { return (parser_.flags & F_CHUNKED) != 0; }

@@ -27,9 +27,12 @@ struct persist_conn {
 
   std::string key;  // host:port
   net::conn c;
-  std::string buf;  // bytes read and not yet consumed: buf[pos..]
-  std::size_t pos = 0;
-  bool reused = false;  // has served a request before
+  // Bytes read and not yet consumed: buf[begin, end). Allocated at the first read, released when
+  // the conn is closed; never zero-filled.
+  std::unique_ptr<char[]> buf;
+  std::size_t capacity = 0, begin = 0, end = 0;
+  bool reused = false;   // has served a request before
+  bool reusable = true;  // false once a request on it left its body unsent (a 100-continue refused)
   where state = where::active;
   std::string closed_reason;
   time_point idle_since{};
@@ -38,11 +41,14 @@ struct persist_conn {
   conn_list::iterator idle_it;   // in the host's idle list, while idle
   conn_list::iterator lru_it;    // in the transport's LRU, while idle
 
-  std::string_view unread() const noexcept { return std::string_view(buf).substr(pos); }
+  std::string_view unread() const noexcept { return {buf.get() + begin, end - begin}; }
   // Bytes stay in place until the next fill(), so views into them stay valid until then.
-  void consume(std::size_t n) noexcept { pos += n; }
+  void consume(std::size_t n) noexcept { begin += n; }
   // Reads more bytes into the buffer; 0 at EOF.
   task<result<std::size_t>> fill(std::stop_token stop, time_point deadline);
+  // Takes the unread bytes out (for a connection handed over after 101) and frees the buffer.
+  std::string take_unread();
+  void release_buffer() noexcept;
 };
 
 }  // namespace ringo::http::detail

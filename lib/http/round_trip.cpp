@@ -1,6 +1,9 @@
 // transport::round_trip (Go's Transport.roundTrip + persistConn.roundTrip): get a conn, write the
 // request, read the response head, and retry once on a new conn when a reused one failed before
 // any response byte (Go #19943, #22158).
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,10 +32,20 @@ client_error canceled_error() {
   return {make_error_code(errc::operation_canceled), "context canceled"};
 }
 
+client_error deadline_error() {
+  return {make_error_code(errc::timed_out), "context deadline exceeded"};
+}
+
+client_error broken_error(std::string_view op, std::error_code ec) {
+  return {make_error_code(client_errc::connection_broken),
+          "connection broken: " + std::string(op) + ": " + net::error_text(ec)};
+}
+
 task<result<void>> write_bytes(conn_ptr pc, std::string_view data, std::stop_token stop,
-                               attempt_info* info) {
+                               time_point deadline, attempt_info* info) {
   while (!data.empty()) {
-    result<std::size_t> n = co_await pc->c.write(const_buffer(data.data(), data.size()), stop);
+    result<std::size_t> n =
+        co_await pc->c.write(const_buffer(data.data(), data.size()), stop, deadline);
     if (!n) co_return n.error();
     if (*n > 0) info->written = true;
     data.remove_prefix(*n);
@@ -42,6 +55,10 @@ task<result<void>> write_bytes(conn_ptr pc, std::string_view data, std::stop_tok
 
 bool method_may_have_body(std::string_view m) {
   return m == "POST" || m == "PUT" || m == "PATCH";
+}
+
+bool has_body(const client_request& req) {
+  return req.source ? req.source->length() != std::size_t(0) : !req.body.empty();
 }
 
 std::string build_head(const client_request& req, const transport_options& o,
@@ -75,96 +92,123 @@ std::string build_head(const client_request& req, const transport_options& o,
   return head;
 }
 
-// Writes the head and the body. A body-source failure is recorded in info->body_error.
-task<result<void, client_error>> write_request(conn_ptr pc, const client_request& req,
-                                               const transport_options& o, std::stop_token stop,
-                                               attempt_info* info) {
-  const client_trace* trace = req.trace;
+// Writes the head, and the body too when it is a string and nothing waits for a 100 Continue.
+task<result<void, client_error>> write_head(conn_ptr pc, const client_request& req,
+                                            const transport_options& o, bool body_follows,
+                                            std::stop_token stop, attempt_info* info) {
   std::optional<std::size_t> length =
       req.source ? req.source->length() : std::optional<std::size_t>(req.body.size());
-  bool chunked = req.source && !length;
-  std::string head = build_head(req, o, length, chunked);
-  if (!req.source) head += req.body;
-  result<void> w = co_await write_bytes(pc, head, stop, info);
-  if (!w) co_return client_error{w.error(), "write: " + net::error_text(w.error())};
-  if (trace && trace->wrote_headers) trace->wrote_headers();
-  if (req.source) {
-    std::string chunk(16384 + 32, '\0');
-    for (;;) {
-      const std::size_t room = 16384, at = chunked ? 16 : 0;
-      result<std::size_t> n =
-          co_await req.source->read(mutable_buffer(chunk.data() + at, room), stop);
-      if (!n) {
-        info->body_error = n.error();
-        co_return client_error{make_error_code(client_errc::request_body),
-                               "http: request body read failed: " + n.error().message()};
-      }
-      std::string_view out(chunk.data() + at, *n);
-      std::string framed;
-      if (chunked) {
-        char size[20];
-        int len = std::snprintf(size, sizeof size, "%zx\r\n", *n);
-        framed.reserve(*n + 32);
-        framed.append(size, std::size_t(len));
-        framed.append(out);
-        framed += "\r\n";
-        if (*n == 0) framed += "\r\n";
-        out = framed;
-      }
-      if (!out.empty()) {
-        result<void> wb = co_await write_bytes(pc, out, stop, info);
-        if (!wb) co_return client_error{wb.error(), "write: " + net::error_text(wb.error())};
-      }
-      if (*n == 0) break;
-    }
+  std::string head = build_head(req, o, length, req.source && !length);
+  if (body_follows && !req.source) head += req.body;
+  result<void> w = co_await write_bytes(pc, head, stop, req.deadline, info);
+  if (!w) {
+    if (w.error() == errc::timed_out) co_return deadline_error();
+    co_return broken_error("write", w.error());
   }
-  if (trace && trace->wrote_request) trace->wrote_request({});
+  if (req.trace && req.trace->wrote_headers) req.trace->wrote_headers();
   co_return result<void, client_error>{};
 }
 
-task<result<std::unique_ptr<message_parser>, client_error>> read_head(
-    conn_ptr pc, const client_request& req, const transport_options& o, bool reused,
-    std::stop_token stop, attempt_info* info) {
-  auto p = std::make_unique<message_parser>(HTTP_RESPONSE);
+// Writes the body (chunked when its length is unknown). A body-source failure is recorded in
+// info->body_error.
+task<result<void, client_error>> write_body(conn_ptr pc, const client_request& req,
+                                            std::stop_token stop, attempt_info* info) {
+  if (!req.source) {
+    result<void> w = co_await write_bytes(pc, req.body, stop, req.deadline, info);
+    if (!w)
+      co_return w.error() == errc::timed_out ? deadline_error() : broken_error("write", w.error());
+    co_return result<void, client_error>{};
+  }
+  const bool chunked = !req.source->length();
+  constexpr std::size_t room = 16384, prefix = 16;  // a chunk-size line fits in the prefix
+  auto chunk = std::make_unique_for_overwrite<char[]>(prefix + room + 2);
+  for (;;) {
+    result<std::size_t> n =
+        co_await req.source->read(mutable_buffer(chunk.get() + prefix, room), stop);
+    if (!n) {
+      info->body_error = n.error();
+      co_return client_error{make_error_code(client_errc::request_body),
+                             "http: request body read failed: " + n.error().message()};
+    }
+    std::string_view out(chunk.get() + prefix, *n);
+    if (chunked) {  // "size\r\n" before the data, "\r\n" after; the last chunk is "0\r\n\r\n"
+      char size[prefix];
+      const auto len = std::size_t(std::snprintf(size, sizeof size, "%zx\r\n", *n));
+      char* begin = chunk.get() + prefix - len;
+      std::memcpy(begin, size, len);
+      std::memcpy(chunk.get() + prefix + *n, "\r\n", 2);
+      out = std::string_view(begin, len + *n + 2);
+    }
+    if (!out.empty()) {
+      result<void> w = co_await write_bytes(pc, out, stop, req.deadline, info);
+      if (!w)
+        co_return w.error() == errc::timed_out ? deadline_error()
+                                               : broken_error("write", w.error());
+    }
+    if (*n == 0) co_return result<void, client_error>{};
+  }
+}
+
+// What read_head stopped at.
+enum class head_event {
+  final_head,  // a final response (or 101): p holds it
+  continued,   // 100 Continue, when waiting for one
+  waited,      // until_continue passed without a response
+};
+
+// Reads a response head into p. 1xx responses are skipped (got_100_continue reported), except
+// 101 and, when `until_continue` is set, a 100. Timeouts: the request's deadline, then
+// until_continue, then the response header timeout.
+task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
+                                                 const client_request& req,
+                                                 const transport_options& o, bool reused,
+                                                 time_point until_continue, std::stop_token stop,
+                                                 attempt_info* info) {
   const bool head_request = req.method == "HEAD";
-  if (head_request) p->skip_body();
-  time_point deadline = o.response_header_timeout > duration::zero()
-                            ? clock::now() + o.response_header_timeout
-                            : no_deadline;
+  if (head_request) p.skip_body();
+  const time_point header_deadline = o.response_header_timeout > duration::zero()
+                                         ? clock::now() + o.response_header_timeout
+                                         : no_deadline;
+  const time_point deadline = std::min({req.deadline, until_continue, header_deadline});
   for (;;) {
     if (!pc->unread().empty()) {
       if (!info->got_byte) {
         info->got_byte = true;
         if (req.trace && req.trace->got_first_response_byte) req.trace->got_first_response_byte();
       }
-      message_parser::step step = p->feed(pc->unread());
+      message_parser::step step = p.feed(pc->unread());
       pc->consume(step.consumed);
       if (step.what == message_parser::event::error)
         co_return client_error{make_error_code(client_errc::malformed_response),
-                               std::string("malformed HTTP response: ") + p->error_reason()};
-      if (p->head_bytes > o.max_response_header_bytes)
+                               std::string("malformed HTTP response: ") + p.error_reason()};
+      if (p.head_bytes > o.max_response_header_bytes)
         co_return client_error{make_error_code(client_errc::header_too_large), {}};
       // A skipped body (HEAD) completes the message along with the head.
       if (step.what == message_parser::event::head_done ||
-          (step.what == message_parser::event::message_done && p->head_complete())) {
-        if (p->status >= 100 && p->status < 200 && p->status != 101) {
-          if (p->status == 100 && req.trace && req.trace->got_100_continue)
+          (step.what == message_parser::event::message_done && p.head_complete())) {
+        if (p.status >= 100 && p.status < 200 && p.status != 101) {
+          const bool is_continue = p.status == 100;
+          if (is_continue && req.trace && req.trace->got_100_continue)
             req.trace->got_100_continue();
-          p->reset();
-          if (head_request) p->skip_body();
+          p.reset();
+          if (head_request) p.skip_body();
+          if (is_continue && until_continue != no_deadline) co_return head_event::continued;
           continue;
         }
-        co_return std::move(p);
+        co_return head_event::final_head;
       }
       if (step.what != message_parser::event::need_more) continue;
     }
     result<std::size_t> n = co_await pc->fill(stop, deadline);
     if (!n) {
-      if (n.error() == errc::timed_out)
+      if (n.error() == errc::timed_out) {
+        const time_point now = clock::now();
+        if (now >= req.deadline) co_return deadline_error();
+        if (now >= until_continue) co_return head_event::waited;
         co_return client_error{make_error_code(client_errc::response_header_timeout), {}};
+      }
       if (n.error() == errc::operation_canceled) co_return canceled_error();
-      co_return client_error{make_error_code(client_errc::connection_broken),
-                             "connection broken: read: " + net::error_text(n.error())};
+      co_return broken_error("read", n.error());
     }
     if (*n == 0) {
       if (!info->got_byte && reused)
@@ -174,6 +218,40 @@ task<result<std::unique_ptr<message_parser>, client_error>> read_head(
           info->got_byte ? "connection broken: unexpected EOF" : "connection broken: EOF"};
     }
   }
+}
+
+// One attempt on one conn (Go's persistConn.roundTrip): the head, the body (after a 100 Continue
+// or expect_continue_timeout when the request expects one), the response head.
+task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const client_request& req,
+                                          const transport_options& o, bool reused,
+                                          std::stop_token stop, attempt_info* info) {
+  const bool body = has_body(req);
+  const bool expect_continue = body && o.expect_continue_timeout > duration::zero() &&
+                               req.header.has_token("Expect", "100-continue");
+  result<void, client_error> wrote =
+      co_await write_head(pc, req, o, body && !expect_continue, stop, info);
+  if (!wrote) co_return wrote.error();
+  bool send_body = body && (req.source || expect_continue);
+  if (expect_continue) {
+    result<head_event, client_error> got = co_await read_head(
+        pc, p, req, o, reused, clock::now() + o.expect_continue_timeout, stop, info);
+    if (!got) co_return got.error();
+    if (*got == head_event::final_head) {
+      // The server answered without the body (a 417, a 401...): the conn cannot carry another
+      // request, the server expects a body it will never get.
+      pc->reusable = false;
+      co_return result<void, client_error>{};
+    }
+  }
+  if (send_body) {
+    result<void, client_error> sent = co_await write_body(pc, req, stop, info);
+    if (!sent) co_return sent.error();
+  }
+  if (req.trace && req.trace->wrote_request) req.trace->wrote_request({});
+  result<head_event, client_error> got =
+      co_await read_head(pc, p, req, o, reused, no_deadline, stop, info);
+  if (!got) co_return got.error();
+  co_return result<void, client_error>{};
 }
 
 // Closes a streamed request body exactly once, whatever path the round trip takes (Go #49621).
@@ -204,26 +282,23 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     conn_ptr pc = std::move(*got);
     if (req.trace && req.trace->got_conn) req.trace->got_conn(info);
     attempt_info ai;
-    result<std::unique_ptr<message_parser>, client_error> head = client_error{};
-    result<void, client_error> wrote = co_await write_request(pc, req, s->options, stop, &ai);
-    if (wrote)
-      head = co_await read_head(pc, req, s->options, info.reused, stop, &ai);
-    else
-      head = wrote.error();
+    auto p = std::make_unique<message_parser>(HTTP_RESPONSE);
+    result<void, client_error> head =
+        co_await exchange(pc, *p, req, s->options, info.reused, stop, &ai);
     if (!head) {
       client_error err = head.error();
-      s->close_conn(pc, "connection broken: " + err.message());
+      s->close_conn(pc, err.message());
       // Precedence: cancellation, then the request body's error, then the connection's.
       if (stop.stop_requested()) co_return canceled_error();
       if (ai.body_error) co_return err;
-      if (attempt == 0 && info.reused && !ai.got_byte && !s->closed) {
+      if (attempt == 0 && info.reused && !ai.got_byte && !s->closed &&
+          err.code != errc::timed_out) {
         bool retry = !ai.written;
         if (!retry && req.idempotent()) retry = !req.source || req.source->rewind().has_value();
         if (retry) continue;
       }
       co_return err;
     }
-    std::unique_ptr<message_parser> p = std::move(*head);
     response r;
     r.status = p->status;
     r.reason = p->reason;
@@ -236,15 +311,21 @@ task<result<response, client_error>> transport::round_trip(client_request req,
                    (p->has_content_length() && p->content_length() == 0 && !p->chunked());
     if (r.status == 204 || r.status == 304) r.content_length = 0;
     r.header = std::move(p->fields);
-    if (no_body) {
+    if (r.status == 101) {
+      // Switching protocols: the conn and the bytes after the head are the caller's now.
+      r.upgraded_bytes = pc->take_unread();
+      r.upgraded = s->hand_over(pc);
+      r.body = std::make_unique<detail::empty_body>();
+    } else if (no_body) {
       // The conn goes back before the caller sees the response.
-      if (r.close || r.status == 101)
+      if (r.close || !pc->reusable)
         s->close_conn(pc, "http: server asked to close the connection");
       else
         s->put_or_close_idle_conn(pc, req.trace);
       r.body = std::make_unique<detail::empty_body>();
     } else {
-      r.body = std::make_unique<detail::client_body>(s, std::move(pc), std::move(p), req.trace);
+      r.body = std::make_unique<detail::client_body>(s, std::move(pc), std::move(p), req.trace,
+                                                     req.deadline);
     }
     co_return std::move(r);
   }

@@ -37,6 +37,18 @@ class client_category_impl final : public std::error_category {
         return "malformed HTTP response";
       case client_errc::header_too_large:
         return "server response headers exceeded the limit";
+      case client_errc::keep_alives_disabled:
+        return "http: putIdleConn: keep alives disabled";
+      case client_errc::close_idle_called:
+        return "http: CloseIdleConnections called";
+      case client_errc::too_many_idle_for_host:
+        return "http: putIdleConn: too many idle connections for host";
+      case client_errc::too_many_idle:
+        return "http: putIdleConn: too many idle connections";
+      case client_errc::idle_conn_timeout:
+        return "http: idle connection timeout";
+      case client_errc::unsolicited_response:
+        return "http: server sent unsolicited response on idle connection";
     }
     return "http client error";
   }
@@ -65,7 +77,7 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
     conn_ptr pc = h.idle.front();
     duration idle_for = clock::now() - pc->idle_since;
     if (options.idle_conn_timeout > duration::zero() && idle_for > options.idle_conn_timeout) {
-      close_conn(pc, "http: idle connection timed out");
+      close_conn(pc, client_errc::idle_conn_timeout);
       continue;
     }
     remove_idle(pc);
@@ -75,12 +87,12 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
   auto w = std::make_shared<want_conn>(key);
   queue_for_idle_conn(w);
   queue_for_dial(w);
-  auto got = co_await w->result.receive(stop);
+  auto got = co_await w->result.receive(stop, req.deadline);
   remove_waiter(w);  // whatever happened, it waits no more and holds nothing
   if (!got)
     co_return client_error{got.error(), got.error() == errc::operation_canceled
                                             ? "context canceled"
-                                            : got.error().message()};
+                                            : "context deadline exceeded"};
   if (!got->pc) co_return std::move(got->err);
   info = {got->pc->reused, false, {}};
   co_return std::move(got->pc);
@@ -160,12 +172,12 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
 
 // ---- returning conns --------------------------------------------------------------------------
 
-std::string transport::state::try_put_idle_conn(const conn_ptr& pc) {
+std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   if (options.disable_keep_alives || options.max_idle_conns_per_host < 0)
-    return "http: keep-alives disabled";
-  if (pc->state == detail::persist_conn::where::closed) return "connection broken";
-  if (closed) return "http: CloseIdleConnections called";
-  if (!pc->unread().empty()) return "http: server sent unsolicited bytes";
+    return client_errc::keep_alives_disabled;
+  if (pc->state == detail::persist_conn::where::closed) return client_errc::connection_broken;
+  if (closed) return client_errc::close_idle_called;
+  if (!pc->unread().empty()) return client_errc::unsolicited_response;
   pc->reused = true;
   host_conns& h = hosts[pc->key];
   while (!h.idle_waiters.empty()) {
@@ -180,7 +192,7 @@ std::string transport::state::try_put_idle_conn(const conn_ptr& pc) {
   }
   std::size_t per_host =
       options.max_idle_conns_per_host == 0 ? 2 : std::size_t(options.max_idle_conns_per_host);
-  if (h.idle.size() >= per_host) return "http: too many idle connections for host";
+  if (h.idle.size() >= per_host) return client_errc::too_many_idle_for_host;
   pc->state = detail::persist_conn::where::idle;
   pc->idle_since = clock::now();
   pc->idle_it = h.idle.insert(h.idle.begin(), pc);
@@ -190,17 +202,15 @@ std::string transport::state::try_put_idle_conn(const conn_ptr& pc) {
   tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation, pc->watch_stop.get_token()));
   if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
     conn_ptr oldest = lru.back();
-    close_conn(oldest, "http: too many idle connections");
+    close_conn(oldest, client_errc::too_many_idle);
   }
   return {};
 }
 
 void transport::state::put_or_close_idle_conn(const conn_ptr& pc, const client_trace* trace) {
-  std::string why = try_put_idle_conn(pc);
-  if (trace && trace->put_idle_conn)
-    trace->put_idle_conn(why.empty() ? std::error_code{}
-                                     : make_error_code(client_errc::connection_broken));
-  if (!why.empty()) close_conn(pc, std::move(why));
+  std::error_code why = try_put_idle_conn(pc);
+  if (trace && trace->put_idle_conn) trace->put_idle_conn(why);
+  if (why) close_conn(pc, why);
 }
 
 void transport::state::remove_idle(const conn_ptr& pc) {
@@ -212,6 +222,10 @@ void transport::state::remove_idle(const conn_ptr& pc) {
   pc->watch_stop.request_stop();
 }
 
+void transport::state::close_conn(const conn_ptr& pc, std::error_code why) {
+  close_conn(pc, why.message());
+}
+
 void transport::state::close_conn(const conn_ptr& pc, std::string reason) {
   if (pc->state == detail::persist_conn::where::closed) return;
   remove_idle(pc);
@@ -219,10 +233,14 @@ void transport::state::close_conn(const conn_ptr& pc, std::string reason) {
   pc->closed_reason = std::move(reason);
   pc->watch_stop.request_stop();
   pc->c.close();
-  pc->buf.clear();
-  pc->buf.shrink_to_fit();
-  pc->pos = 0;
+  pc->release_buffer();
   dec_conns_per_host(pc->key);
+}
+
+net::conn transport::state::hand_over(const conn_ptr& pc) {
+  net::conn c = std::move(pc->c);
+  close_conn(pc, "http: connection handed over after 101 Switching Protocols");
+  return c;
 }
 
 void transport::state::close_idle_connections() {
@@ -230,7 +248,7 @@ void transport::state::close_idle_connections() {
     if (closed || !d.w->waiting()) d.stop.request_stop();
   while (!lru.empty()) {
     conn_ptr pc = lru.front();
-    close_conn(pc, "http: CloseIdleConnections called");
+    close_conn(pc, client_errc::close_idle_called);
   }
 }
 
@@ -248,16 +266,16 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
   if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
     co_return;
   if (!ready) {
-    if (ready.error() == errc::timed_out) s->close_conn(pc, "http: idle connection timed out");
+    if (ready.error() == errc::timed_out) s->close_conn(pc, client_errc::idle_conn_timeout);
     co_return;
   }
   char peek[64];
   ssize_t n = ::recv(pc->c.native_handle(), peek, sizeof peek, MSG_DONTWAIT);
   std::string_view got(peek, n > 0 ? std::size_t(n) : 0);
   if (n <= 0 || got.starts_with("HTTP/1.1 408") || got.starts_with("HTTP/1.0 408"))
-    s->close_conn(pc, "http: server closed idle connection");
+    s->close_conn(pc, client_errc::server_closed_idle);
   else
-    s->close_conn(pc, "http: server sent unsolicited response on idle connection");
+    s->close_conn(pc, client_errc::unsolicited_response);
 }
 
 // ---- the public face --------------------------------------------------------------------------

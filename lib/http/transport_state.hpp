@@ -46,11 +46,14 @@ struct transport::state {
   void start_dial(const detail::want_ptr& w);
   void remove_waiter(const detail::want_ptr& w);
   void dec_conns_per_host(const std::string& key);
-  // Why the conn was not pooled; empty when it was (or was handed to a waiter).
-  std::string try_put_idle_conn(const detail::conn_ptr& pc);
+  // Why the conn was not pooled; none when it was (or was handed to a waiter).
+  std::error_code try_put_idle_conn(const detail::conn_ptr& pc);
   void put_or_close_idle_conn(const detail::conn_ptr& pc, const client_trace* trace = nullptr);
   void close_conn(const detail::conn_ptr& pc, std::string reason);
+  void close_conn(const detail::conn_ptr& pc, std::error_code why);
   void close_idle_connections();
+  // Takes an active conn out of the pool for good (after 101 Switching Protocols).
+  net::conn hand_over(const detail::conn_ptr& pc);
   void remove_idle(const detail::conn_ptr& pc);
 };
 

@@ -7,6 +7,7 @@
 #include <stop_token>
 #include <string>
 
+#include <ringo/http/headers.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -20,6 +21,8 @@ class body_reader {
   virtual task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop = {}) = 0;
   // Whether the whole body has been read.
   virtual bool done() const noexcept = 0;
+  // The trailer fields that followed a chunked body; complete once done().
+  virtual const headers& trailers() const noexcept;
   // The rest of the body, failing with errc::body_too_large past `limit` bytes.
   task<result<std::string>> read_all(std::size_t limit = 64 << 20, std::stop_token stop = {});
 };

@@ -56,6 +56,9 @@ struct client_request {
   std::string body;                     // used when source is null
   std::shared_ptr<body_source> source;  // a streamed, rewindable body
   const client_trace* trace = nullptr;
+  // The whole exchange must end by then: waiting for a conn, writing, the response head and
+  // every read of its body (Go's request context deadline). Past it: errc::timed_out.
+  time_point deadline = no_deadline;
 
   // GET/HEAD/OPTIONS/TRACE, or an Idempotency-Key / X-Idempotency-Key header.
   bool idempotent() const noexcept;

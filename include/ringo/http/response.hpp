@@ -10,6 +10,7 @@
 
 #include <ringo/http/body.hpp>
 #include <ringo/http/headers.hpp>
+#include <ringo/net/conn.hpp>
 
 namespace ringo::http {
 
@@ -22,6 +23,13 @@ struct response {
   std::optional<std::uint64_t> content_length;  // nullopt: unknown (chunked or until close)
   bool close = false;                           // the server will close the connection
   std::unique_ptr<body_reader> body;            // never null; empty for no-body responses
+  // After 101 Switching Protocols: the connection, now the caller's, and the bytes the server
+  // sent after the head. The transport has forgotten it.
+  std::optional<net::conn> upgraded;
+  std::string upgraded_bytes;
+
+  // The fields after a chunked body (Go's Response.Trailer): complete once the body is read.
+  const http::headers& trailer() const noexcept { return body->trailers(); }
 
   // Closes the body early (closes the connection unless it was read to EOF).
   void close_body() noexcept { body.reset(); }

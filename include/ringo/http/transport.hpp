@@ -30,6 +30,13 @@ enum class client_errc {
   request_body,             // "http: request body read failed"
   malformed_response,       // "malformed HTTP response"
   header_too_large,         // "server response headers exceeded the limit"
+  // Why a conn was not put back in the pool (Go's tryPutIdleConn errors, seed 002).
+  keep_alives_disabled,    // "http: putIdleConn: keep alives disabled"
+  close_idle_called,       // "http: CloseIdleConnections called"
+  too_many_idle_for_host,  // "http: putIdleConn: too many idle connections for host"
+  too_many_idle,           // "http: putIdleConn: too many idle connections"
+  idle_conn_timeout,       // "http: idle connection timeout"
+  unsolicited_response,    // "http: server sent unsolicited response on idle connection"
 };
 const std::error_category& client_category() noexcept;
 inline std::error_code make_error_code(client_errc e) noexcept {
