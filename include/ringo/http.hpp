@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ringo/http/body.hpp>
+#include <ringo/http/client.hpp>
 #include <ringo/http/client_request.hpp>
 #include <ringo/http/error.hpp>
 #include <ringo/http/handler.hpp>

@@ -13,6 +13,7 @@
 
 #include "client_body.hpp"
 #include "parser.hpp"
+#include "source_closer.hpp"
 #include "transport_state.hpp"
 
 namespace ringo::http {
@@ -254,20 +255,12 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
   co_return result<void, client_error>{};
 }
 
-// Closes a streamed request body exactly once, whatever path the round trip takes (Go #49621).
-struct source_closer {
-  std::shared_ptr<body_source> source;
-  ~source_closer() {
-    if (source) source->close();
-  }
-};
-
 }  // namespace
 
 task<result<response, client_error>> transport::round_trip(client_request req,
                                                            std::stop_token stop) {
   std::shared_ptr<state> s = state_;
-  source_closer closer{req.source};
+  detail::source_closer closer{req.source};
   if (req.url.scheme != "http")
     co_return client_error{make_error_code(client_errc::unsupported_scheme),
                            "unsupported protocol scheme \"" + req.url.scheme + "\""};

@@ -49,6 +49,12 @@ class client_category_impl final : public std::error_category {
         return "http: idle connection timeout";
       case client_errc::unsolicited_response:
         return "http: server sent unsolicited response on idle connection";
+      case client_errc::too_many_redirects:
+        return "stopped after too many redirects";
+      case client_errc::bad_location:
+        return "failed to parse Location header";
+      case client_errc::bad_status:
+        return "http: error status";
     }
     return "http client error";
   }

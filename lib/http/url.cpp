@@ -1,3 +1,4 @@
+#include <cctype>
 #include <charconv>
 
 #include <ringo/http/client_request.hpp>
@@ -14,6 +15,10 @@ std::string url::host_header() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   if ((scheme == "http" && port == 80) || (scheme == "https" && port == 443)) return h;
   return h + ":" + std::to_string(port);
+}
+
+std::string url::string() const {
+  return scheme + "://" + host_header() + target;
 }
 
 result<url, url_error> parse_url(std::string_view text) {
@@ -55,6 +60,29 @@ result<url, url_error> parse_url(std::string_view text) {
   }
   u.target = target.empty() ? "/" : std::string(target);
   if (u.target.front() == '?') u.target.insert(0, "/");
+  return u;
+}
+
+result<url, url_error> resolve(const url& base, std::string_view ref) {
+  if (std::size_t hash = ref.find('#'); hash != std::string_view::npos) ref = ref.substr(0, hash);
+  // A scheme: letters, digits, '+', '-', '.' before the first ':' (and before any '/', '?').
+  std::size_t colon = ref.find(':');
+  if (colon != std::string_view::npos && colon < ref.find_first_of("/?") && colon > 0 &&
+      std::isalpha(static_cast<unsigned char>(ref[0])))
+    return parse_url(ref);
+  if (ref.starts_with("//")) return parse_url(base.scheme + ":" + std::string(ref));
+  url u = base;
+  if (ref.empty()) return u;
+  if (ref.front() == '/') {
+    u.target = std::string(ref);
+  } else {
+    std::string_view path = std::string_view(base.target).substr(0, base.target.find('?'));
+    if (ref.front() == '?') {
+      u.target = std::string(path) + std::string(ref);
+    } else {
+      u.target = std::string(path.substr(0, path.rfind('/') + 1)) + std::string(ref);
+    }
+  }
   return u;
 }
 

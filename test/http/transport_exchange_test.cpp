@@ -145,12 +145,8 @@ TEST_F(TransportExchangeTest, StopWhileWaitingFor100Continue) {
   ringo::run([](transport* t, client_request req) -> task<void> {
     const std::string key = req.url.authority();
     std::stop_source ss;
-    auto stopper = [](std::stop_source* s) -> task<void> {
-      (void)co_await sleep_for(50ms);
-      s->request_stop();
-    };
-    auto [r, ignored] =
-        co_await when_all(t->round_trip(std::move(req), ss.get_token()), stopper(&ss));
+    auto [r, ignored] = co_await when_all(t->round_trip(std::move(req), ss.get_token()),
+                                          test::stop_after(&ss, 50ms));
     EXPECT_FALSE(r.has_value());
     if (!r) {
       EXPECT_EQ(r.error().code, ringo::errc::operation_canceled);

@@ -37,6 +37,10 @@ enum class client_errc {
   too_many_idle,           // "http: putIdleConn: too many idle connections"
   idle_conn_timeout,       // "http: idle connection timeout"
   unsolicited_response,    // "http: server sent unsolicited response on idle connection"
+  // The client's.
+  too_many_redirects,  // "stopped after 10 redirects"
+  bad_location,        // "failed to parse Location header"
+  bad_status,          // fetch: the response was a 4xx or 5xx
 };
 const std::error_category& client_category() noexcept;
 inline std::error_code make_error_code(client_errc e) noexcept {

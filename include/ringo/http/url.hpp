@@ -20,6 +20,8 @@ struct url {
   std::string authority() const;
   // The Host header value: the port is left out when it is the scheme's default.
   std::string host_header() const;
+  // "http://host[:port]/target", as in error messages.
+  std::string string() const;
 };
 
 struct url_error {
@@ -33,5 +35,9 @@ struct url_error {
 // Parses an absolute http URL. Errors carry Go's texts: `unsupported protocol scheme "https"`,
 // `missing host`, `invalid port`.
 result<url, url_error> parse_url(std::string_view text);
+
+// A reference (a redirect's Location) resolved against base (RFC 3986 §5.2, without dot-segment
+// removal): an absolute URL, "//host/path", "/path", "?query" or a path relative to base's.
+result<url, url_error> resolve(const url& base, std::string_view reference);
 
 }  // namespace ringo::http
