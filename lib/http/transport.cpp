@@ -91,6 +91,7 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
     co_return pc;
   }
   auto w = std::make_shared<want_conn>(key);
+  w->trace = req.trace;
   queue_for_idle_conn(w);
   queue_for_dial(w);
   auto got = co_await w->result.receive(stop, req.deadline);
@@ -152,6 +153,32 @@ void transport::state::dec_conns_per_host(const std::string& key) {
   }
 }
 
+namespace {
+
+// Passes the dial's events to the trace of the request that started it, while it waits.
+net::dial_trace forward_while_waiting(const want_ptr& w) {
+  auto live = [w]() -> const net::dial_trace* {
+    return w->waiting() && w->trace && w->trace->dial ? w->trace->dial : nullptr;
+  };
+  net::dial_trace t;
+  t.resolve_start = [live](time_point at, std::string_view host) {
+    if (auto* d = live(); d && d->resolve_start) d->resolve_start(at, host);
+  };
+  t.resolve_done = [live](time_point at, std::string_view host,
+                          const std::vector<net::address>& addrs, std::error_code ec) {
+    if (auto* d = live(); d && d->resolve_done) d->resolve_done(at, host, addrs, ec);
+  };
+  t.connect_start = [live](time_point at, const net::address& a) {
+    if (auto* d = live(); d && d->connect_start) d->connect_start(at, a);
+  };
+  t.connect_done = [live](time_point at, const net::address& a, std::error_code ec) {
+    if (auto* d = live(); d && d->connect_done) d->connect_done(at, a, ec);
+  };
+  return t;
+}
+
+}  // namespace
+
 // The dial belongs to the transport, not to the request: a conn arriving after its waiter was
 // served elsewhere or gave up goes to the pool (Go #59017, late binding).
 task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry) {
@@ -160,10 +187,16 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   std::string key = w->key;
   // (No co_await inside ?: with GCC 12.)
   result<net::conn, net::op_error> dialed = net::op_error{};
-  if (s->options.dial)
+  if (s->options.dial) {
     dialed = co_await s->options.dial("tcp", key, stop);
-  else
+  } else if (w->trace && w->trace->dial) {
+    net::dial_trace forward = forward_while_waiting(w);
+    net::dialer traced = s->options.dialer;
+    traced.trace = &forward;
+    dialed = co_await traced.dial("tcp", key, stop);
+  } else {
     dialed = co_await s->options.dialer.dial("tcp", key, stop);
+  }
   s->dialing.erase(entry);
   if (!dialed) {
     net::op_error e = dialed.error();

@@ -27,6 +27,7 @@ struct want_conn {
   explicit want_conn(std::string key_) : key(std::move(key_)) {}
 
   std::string key;
+  const client_trace* trace = nullptr;  // the request's, valid while waiting()
   oneshot<delivery> result;
   bool in_idle_queue = false;
   bool in_dial_queue = false;

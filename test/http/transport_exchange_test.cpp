@@ -336,6 +336,32 @@ TEST_F(TransportExchangeTest, GotConnReportsReuseAndIdleTime) {
   EXPECT_LT(seen[1].idle_time, 5s);
 }
 
+TEST_F(TransportExchangeTest, DialEventsReachTheRequestThatStartedTheDial) {
+  script_server srv(serve_hello);
+  transport tr;
+  std::vector<std::string> events;
+  net::dial_trace dial;
+  dial.connect_start = [&](time_point, const net::address& a) {
+    events.push_back("connect " + a.to_string());
+  };
+  dial.connect_done = [&](time_point, const net::address&, std::error_code ec) {
+    events.push_back(ec ? "failed" : "connected");
+  };
+  client_trace trace;
+  trace.dial = &dial;
+  ringo::run([](transport* t, std::string u, const client_trace* tc) -> task<void> {
+    for (int i = 0; i < 2; ++i) {  // the second reuses the conn: no dial
+      client_request req = get(u);
+      req.trace = tc;
+      std::string got = co_await fetch(t, std::move(req));
+      EXPECT_EQ(got, "hello");
+    }
+    co_await t->close();
+  }(&tr, srv.url(), &trace));
+  std::string addr = srv.url().substr(7, srv.url().size() - 8);
+  EXPECT_EQ(events, (std::vector<std::string>{"connect " + addr, "connected"}));
+}
+
 // put_idle_conn reports why a conn was not pooled (seed 002's tryPutIdleConn reasons).
 TEST_F(TransportExchangeTest, PutIdleConnReportsTheReason) {
   struct row {

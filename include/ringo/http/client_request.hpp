@@ -13,6 +13,7 @@
 
 #include <ringo/http/headers.hpp>
 #include <ringo/http/url.hpp>
+#include <ringo/net/dialer.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/result.hpp>
@@ -47,6 +48,9 @@ struct client_trace {
   std::function<void(std::error_code)> wrote_request;
   std::function<void()> got_first_response_byte;
   std::function<void()> got_100_continue;
+  // Resolution and connects of a dial this request started, while it still waits for it (a dial
+  // that outlives its request reports to nobody).
+  const net::dial_trace* dial = nullptr;
 };
 
 struct client_request {
