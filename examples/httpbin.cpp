@@ -1,4 +1,4 @@
-// httpbin [--listen ADDR]: a demo server and a test peer, after httpbin.org.
+// httpbin [--listen ADDR] [--idle-timeout MS]: a demo server and a test peer, after httpbin.org.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
 // /delay notices a client that leaves: its sleep takes the request's stop token.
 #include <charconv>
@@ -91,7 +91,7 @@ task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
   if (co_await std::move(signal)) co_await server->shutdown();
 }
 
-task<int> serve(std::string address) {
+task<int> serve(std::string address, milliseconds idle_timeout) {
   http::mux mux;
   (void)mux.handle("GET /get", get);
   (void)mux.handle("GET /headers", headers);
@@ -102,6 +102,7 @@ task<int> serve(std::string address) {
   (void)mux.handle("GET /redirect/{n}", redirect);
   (void)mux.handle("POST /echo", echo);
   http::server server(mux.as_handler());
+  server.idle_timeout = idle_timeout;
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));
   auto served = co_await server.listen_and_serve(address);
@@ -113,7 +114,18 @@ task<int> serve(std::string address) {
 
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
-  if (argc == 3 && std::string_view(argv[1]) == "--listen") address = argv[2];
+  milliseconds idle_timeout{};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string_view flag = argv[i];
+    if (flag == "--listen") {
+      address = argv[i + 1];
+    } else if (flag == "--idle-timeout") {
+      idle_timeout = milliseconds(std::atoi(argv[i + 1]));
+    } else {
+      std::fprintf(stderr, "usage: httpbin [--listen ADDR] [--idle-timeout MS]\n");
+      return 2;
+    }
+  }
   (void)block_signals({SIGINT, SIGTERM});
-  return run(serve(address));
+  return run(serve(address, idle_timeout));
 }

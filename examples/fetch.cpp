@@ -1,0 +1,308 @@
+// fetch: a small curl on ringo's client. Fetches each URL in order over one transport, so later
+// URLs reuse the connections of earlier ones; follows redirects like Go's http.Client.
+//
+//   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
+//         URL...
+//
+// --timeout bounds each URL (redirects and body included); --pause waits between URLs (long
+// enough, and the server closes the idle connection: the next request just dials again).
+// The body goes to stdout, or to FILE with -o (a progress bar on stderr when that is a terminal).
+// -v prints what the transport's trace reports, and the response head, to stderr:
+//
+//   $ fetch -v http://127.0.0.1:8080/ http://127.0.0.1:8080/
+//   * connect 127.0.0.1:8080
+//   * connected 127.0.0.1:8080 (new connection)
+//   > GET / HTTP/1.1
+//   < HTTP/1.1 200 OK
+//   < Content-Length: 13
+//   * connection kept for reuse
+//   * reused connection (idle 0.3 ms)
+//   ...
+//
+// Exit status: 0 when every response was 1xx-3xx, 22 when one was 4xx or 5xx (like curl -f), 1
+// when a request failed (the message is printed), 130 on SIGINT.
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fcntl.h>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <ringo/ringo.hpp>
+
+namespace {
+
+namespace http = ringo::http;
+using ringo::task;
+
+struct options {
+  bool verbose = false;
+  std::string method;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<std::string> data;
+  std::string output;  // empty: stdout
+  long timeout_ms = 0;
+  long pause_ms = 0;
+  std::vector<std::string> urls;
+};
+
+const char* const usage =
+    "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
+    "[--pause MS] URL...\n";
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream all;
+  all << in.rdbuf();
+  return all.str();
+}
+
+// nullopt (after a message) when the command line does not parse.
+std::optional<options> parse_args(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "-v") {
+      o.verbose = true;
+    } else if (arg == "-X" && has_value) {
+      o.method = argv[++i];
+    } else if (arg == "-H" && has_value) {
+      std::string_view h = argv[++i];
+      std::size_t colon = h.find(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        std::fprintf(stderr, "fetch: bad header %s (want 'Name: value')\n", argv[i]);
+        return std::nullopt;
+      }
+      std::string_view value = h.substr(colon + 1);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      o.headers.emplace_back(std::string(h.substr(0, colon)), std::string(value));
+    } else if (arg == "-d" && has_value) {
+      std::string d = argv[++i];
+      if (d.starts_with("@")) {
+        std::optional<std::string> file = read_file(d.substr(1));
+        if (!file) {
+          std::fprintf(stderr, "fetch: cannot read %s\n", d.c_str() + 1);
+          return std::nullopt;
+        }
+        d = std::move(*file);
+      }
+      o.data = std::move(d);
+    } else if (arg == "-o" && has_value) {
+      o.output = argv[++i];
+    } else if ((arg == "--timeout" || arg == "--pause") && has_value) {
+      char* end = nullptr;
+      long ms = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || ms < 0) {
+        std::fprintf(stderr, "fetch: bad %s %s\n", argv[i - 1], argv[i]);
+        return std::nullopt;
+      }
+      (arg == "--timeout" ? o.timeout_ms : o.pause_ms) = ms;
+    } else if (arg.starts_with("-")) {
+      std::fputs(usage, stderr);
+      return std::nullopt;
+    } else {
+      o.urls.emplace_back(arg);
+    }
+  }
+  if (o.urls.empty()) {
+    std::fputs(usage, stderr);
+    return std::nullopt;
+  }
+  if (o.method.empty()) o.method = o.data ? "POST" : "GET";
+  return o;
+}
+
+double ms_since(ringo::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+// What -v prints: the trace hooks of every request.
+struct verbose_trace {
+  http::client_trace client;
+  ringo::net::dial_trace dial;
+
+  verbose_trace() {
+    dial.resolve_start = [](ringo::time_point, std::string_view host) {
+      std::fprintf(stderr, "* lookup %.*s\n", int(host.size()), host.data());
+    };
+    dial.connect_start = [](ringo::time_point, const ringo::net::address& a) {
+      std::fprintf(stderr, "* connect %s\n", a.to_string().c_str());
+    };
+    dial.connect_done = [](ringo::time_point, const ringo::net::address& a, std::error_code ec) {
+      std::fprintf(stderr, "* connect %s: %s\n", a.to_string().c_str(),
+                   ec ? ec.message().c_str() : "connected");
+    };
+    client.dial = &dial;
+    client.got_conn = [](const http::got_conn_info& i) {
+      if (i.reused)
+        std::fprintf(stderr, "* reused connection (idle %.1f ms)\n", ms_since(i.idle_time));
+      else
+        std::fprintf(stderr, "* new connection\n");
+    };
+    client.got_100_continue = [] { std::fprintf(stderr, "< HTTP/1.1 100 Continue\n"); };
+    client.put_idle_conn = [](std::error_code ec) {
+      if (ec)
+        std::fprintf(stderr, "* connection not kept: %s\n", ec.message().c_str());
+      else
+        std::fprintf(stderr, "* connection kept for reuse\n");
+    };
+  }
+};
+
+// A progress bar on stderr, redrawn at most every 100 ms.
+class progress {
+ public:
+  explicit progress(std::optional<std::uint64_t> total) : total_(total) {}
+  void add(std::size_t n) {
+    done_ += n;
+    auto now = ringo::clock::now();
+    if (now - drawn_ < std::chrono::milliseconds(100)) return;
+    drawn_ = now;
+    draw();
+  }
+  void finish() {
+    draw();
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void draw() const {
+    if (total_ && *total_ > 0) {
+      int width = 40, filled = int(double(done_) / double(*total_) * width);
+      std::fprintf(stderr, "\r[%-*s] %3d%% %llu bytes", width,
+                   std::string(std::size_t(filled), '#').c_str(), int(100 * done_ / *total_),
+                   static_cast<unsigned long long>(done_));
+    } else {
+      std::fprintf(stderr, "\r%llu bytes", static_cast<unsigned long long>(done_));
+    }
+  }
+  std::optional<std::uint64_t> total_;
+  std::uint64_t done_ = 0;
+  ringo::time_point drawn_{};
+};
+
+// Writes a whole buffer to fd through the ring.
+task<ringo::result<void>> write_out(int fd, std::string_view data, std::stop_token stop) {
+  while (!data.empty()) {
+    auto n = co_await ringo::write(fd, ringo::const_buffer(data.data(), data.size()), stop);
+    if (!n) co_return n.error();
+    data.remove_prefix(*n);
+  }
+  co_return ringo::result<void>{};
+}
+
+// One URL: 0, 22 or 1, as the exit status.
+task<int> fetch_one(http::client& c, const options& o, const std::string& u, int out_fd,
+                    const verbose_trace* trace, std::stop_token stop) {
+  auto parsed = http::parse_url(u);
+  if (!parsed) {
+    std::fprintf(stderr, "fetch: %s: %s\n", u.c_str(), parsed.error().message().c_str());
+    co_return 1;
+  }
+  http::client_request req;
+  req.method = o.method;
+  req.url = std::move(*parsed);
+  for (const auto& [k, v] : o.headers) req.header.add(k, v);
+  if (o.data) req.body = *o.data;
+  if (trace) {
+    req.trace = &trace->client;
+    std::fprintf(stderr, "> %s %s HTTP/1.1\n", req.method.c_str(), req.url.target.c_str());
+    for (const auto& f : req.header)
+      std::fprintf(stderr, "> %s: %s\n", f.name.c_str(), f.value.c_str());
+  }
+  auto r = co_await c.send(std::move(req), stop);
+  if (!r) {
+    std::fprintf(stderr, "fetch: %s\n", r.error().message().c_str());
+    co_return 1;
+  }
+  if (trace) {
+    std::fprintf(stderr, "< HTTP/%d.%d %d %s\n", r->version_major, r->version_minor, r->status,
+                 r->reason.c_str());
+    for (const auto& f : r->header)
+      std::fprintf(stderr, "< %s: %s\n", f.name.c_str(), f.value.c_str());
+  }
+  std::optional<progress> bar;
+  if (out_fd != STDOUT_FILENO && ::isatty(STDERR_FILENO)) bar.emplace(r->content_length);
+  std::string buf(64 * 1024, '\0');
+  for (;;) {
+    auto n = co_await r->body->read(ringo::mutable_buffer(buf.data(), buf.size()), stop);
+    if (!n) {
+      std::fprintf(stderr, "fetch: %s: reading the body: %s\n", u.c_str(),
+                   n.error().message().c_str());
+      co_return 1;
+    }
+    if (*n == 0) break;
+    if (auto w = co_await write_out(out_fd, std::string_view(buf.data(), *n), stop); !w) {
+      std::fprintf(stderr, "fetch: writing: %s\n", w.error().message().c_str());
+      co_return 1;
+    }
+    if (bar) bar->add(*n);
+  }
+  if (bar) bar->finish();
+  co_return r->status >= 400 ? 22 : 0;
+}
+
+task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
+  http::transport t;
+  http::client_options co;
+  co.timeout = std::chrono::milliseconds(o.timeout_ms);
+  if (o.verbose)
+    co.check_redirect = [](const http::client_request& next, int) {
+      std::fprintf(stderr, "* redirected to %s\n", next.url.string().c_str());
+      return std::error_code{};
+    };
+  http::client c(t, co);
+  std::optional<verbose_trace> trace;
+  if (o.verbose) trace.emplace();
+  int status = 0;
+  for (const std::string& u : o.urls) {
+    if (&u != &o.urls.front() && o.pause_ms > 0)
+      (void)co_await ringo::sleep_for(std::chrono::milliseconds(o.pause_ms), stop);
+    int s = co_await fetch_one(c, o, u, out_fd, trace ? &*trace : nullptr, stop);
+    if (s == 1 || (s == 22 && status == 0)) status = s;  // an error outweighs a 4xx/5xx
+    if (stop.stop_requested()) break;
+  }
+  co_await t.close();
+  co_return status;
+}
+
+task<int> main_task(options o, int out_fd) {
+  // SIGINT stops the fetches; whichever ends first stops the other.
+  auto fetches = [&](std::stop_token stop) { return fetch_all(o, out_fd, std::move(stop)); };
+  auto interrupt = [](std::stop_token stop) -> task<int> {
+    auto wait = ringo::wait_for_signal({SIGINT}, std::move(stop));  // (GCC 12: not inside co_await)
+    auto sig = co_await std::move(wait);
+    co_return sig ? 130 : 0;
+  };
+  auto done = co_await ringo::when_any(std::stop_token{}, fetches, interrupt);
+  if (done.index == 1) co_return 130;
+  co_return std::get<0>(done.values).value_or(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::optional<options> o = parse_args(argc, argv);
+  if (!o) return 2;
+  if (auto r = ringo::block_signals({SIGINT}); !r) {
+    std::fprintf(stderr, "fetch: block signals: %s\n", r.error().message().c_str());
+    return 1;
+  }
+  int out_fd = STDOUT_FILENO;
+  if (!o->output.empty()) {
+    out_fd = ::open(o->output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out_fd < 0) {
+      std::perror(("fetch: " + o->output).c_str());
+      return 1;
+    }
+  }
+  int status = ringo::run(main_task(std::move(*o), out_fd));
+  if (out_fd != STDOUT_FILENO) ::close(out_fd);
+  return status;
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""End-to-end tests of examples/fetch against real servers on 127.0.0.1: ringo's httpbin example,
+Go's net/http (a file server built from test/examples/go/fileserver) and nginx. For each: a
+download arrives intact, connection reuse shows in -v, a server closing an idle connection is
+invisible to the next GET, and the exit status follows curl -f. Against httpbin also: -X, -H,
+-d @FILE, redirects, --timeout, and SIGINT cancelling a request in flight.
+
+Usage: fetch_test.py PATH/TO/fetch PATH/TO/httpbin
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+FETCH = HTTPBIN = None
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, what):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited: {proc.communicate()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    proc.kill()
+    raise AssertionError(f"{what} did not start listening")
+
+
+def fetch(*args, timeout=30):
+    return subprocess.run([FETCH, *args], capture_output=True, timeout=timeout)
+
+
+class PeerTests:
+    """The cases every server gets. Subclasses start the peer in setUpClass and set: port,
+    small (a path with a small body), big (a path with a large body), big_bytes (what it holds)
+    and idle_ms (the server's keep-alive idle timeout)."""
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def test_download_intact(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "out")
+            r = fetch("-o", out, self.url(self.big))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(out, "rb") as f:
+                got = f.read()
+            self.assertEqual(len(got), len(self.big_bytes))
+            self.assertTrue(got == self.big_bytes, "the download differs")
+
+    def test_reuse_is_visible(self):
+        r = fetch("-v", self.url(self.small), self.url(self.small), self.url(self.small))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        err = r.stderr.decode()
+        self.assertEqual(err.count("* new connection"), 1, err)
+        self.assertEqual(err.count("* reused connection"), 2, err)
+        self.assertEqual(err.count("connected"), 1, err)  # one dial
+
+    def test_server_closing_idle_conn_is_invisible(self):
+        pause = str(self.idle_ms * 2 + 500)
+        r = fetch("-v", "--pause", pause, self.url(self.small), self.url(self.small))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertNotIn("fetch:", err)
+        self.assertEqual(err.count("* new connection"), 2, err)  # the server closed the first
+        self.assertEqual(r.stdout, 2 * self.small_body(), err)
+
+    def test_error_status_exits_22(self):
+        r = fetch(self.url("/no/such/thing"))
+        self.assertEqual(r.returncode, 22, r.stderr)
+
+    def small_body(self):
+        with urllib.request.urlopen(self.url(self.small), timeout=5) as resp:
+            return resp.read()
+
+
+class RingoHttpbin(PeerTests, unittest.TestCase):
+    small, big, idle_ms = "/headers", "/bytes/1000003", 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.proc = subprocess.Popen(
+            [HTTPBIN, "--listen", f"127.0.0.1:{cls.port}", "--idle-timeout", str(cls.idle_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_listening(cls.port, cls.proc, "httpbin")
+        # What Python's http.client gets is the reference for fetch's download.
+        with urllib.request.urlopen(f"http://127.0.0.1:{cls.port}{cls.big}", timeout=10) as resp:
+            cls.big_bytes = resp.read()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGINT)
+        cls.proc.communicate(timeout=10)
+
+    def small_body(self):  # /headers echoes the request's own headers: fetch's are these
+        return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\n" % self.port
+
+    def test_method_headers_and_data_from_a_file(self):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(b"line one\nline two\n")
+            f.flush()
+            r = fetch("-X", "POST", "-H", "X-Test: yes", "-d", "@" + f.name, self.url("/echo"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"line one\nline two\n")
+        r = fetch("-H", "X-Test: yes", self.url("/headers"))
+        self.assertIn(b"X-Test: yes\n", r.stdout)
+        r = fetch("-X", "DELETE", self.url("/get"))
+        self.assertEqual(r.returncode, 22, r.stderr)  # GET only: 405
+
+    def test_redirects_are_followed(self):
+        r = fetch("-v", self.url("/redirect/3"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"url: /get\n", r.stdout)
+        self.assertEqual(r.stderr.count(b"* redirected to"), 3, r.stderr)
+        self.assertEqual(r.stderr.count(b"* new connection"), 1, r.stderr)
+
+    def test_streamed_chunked_body(self):
+        r = fetch(self.url("/stream/5"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"".join(b"chunk %d\n" % i for i in range(5)))
+
+    def test_timeout(self):
+        start = time.monotonic()
+        r = fetch("--timeout", "200", self.url("/delay/10000"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"Client.Timeout exceeded", r.stderr)
+        self.assertLess(time.monotonic() - start, 5)
+
+    def test_sigint_cancels_the_request(self):
+        p = subprocess.Popen([FETCH, self.url("/delay/10000")], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        start = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=5)
+        self.assertEqual(p.returncode, 130)
+        self.assertLess(time.monotonic() - start, 2)
+
+    def test_refused(self):
+        r = fetch(f"http://127.0.0.1:{free_port()}/")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"connect: connection refused", r.stderr)
+
+
+def make_root(d):
+    big = os.urandom(1_000_003)
+    with open(os.path.join(d, "big.bin"), "wb") as f:
+        f.write(big)
+    with open(os.path.join(d, "small.txt"), "wb") as f:
+        f.write(b"small file\n")
+    for name in ("big.bin", "small.txt"):
+        os.chmod(os.path.join(d, name), 0o644)
+    return big
+
+
+@unittest.skipUnless(shutil.which("go"), "go is not installed (Debian: golang-go)")
+class GoNetHttp(PeerTests, unittest.TestCase):
+    small, big, idle_ms = "/small.txt", "/big.bin", 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOENV="off",
+                   GOCACHE=os.path.join(cls.tmp.name, "cache"),
+                   GOPATH=os.path.join(cls.tmp.name, "gopath"))
+        exe = os.path.join(cls.tmp.name, "fileserver")
+        built = subprocess.run(["go", "build", "-o", exe, "."], cwd=os.path.join(HERE, "go", "fileserver"),
+                               env=env, capture_output=True, text=True, timeout=300)
+        if built.returncode != 0:
+            raise AssertionError("go build: " + built.stderr)
+        root = os.path.join(cls.tmp.name, "root")
+        os.mkdir(root)
+        cls.big_bytes = make_root(root)
+        cls.port = free_port()
+        cls.proc = subprocess.Popen([exe, "-listen", f"127.0.0.1:{cls.port}", "-root", root,
+                                     "-idle", f"{cls.idle_ms}ms"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(cls.port, cls.proc, "go fileserver")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.kill()
+        cls.proc.communicate()
+        cls.tmp.cleanup()
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed")
+class Nginx(PeerTests, unittest.TestCase):
+    small, big, idle_ms = "/small.txt", "/big.bin", 1000  # keepalive_timeout counts in seconds
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        root = os.path.join(d, "root")
+        os.mkdir(root)
+        for path in (d, root):  # run as root, nginx's worker is "nobody": let it in
+            os.chmod(path, 0o755)
+        cls.big_bytes = make_root(root)
+        cls.port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  keepalive_timeout 1s;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{cls.port};
+    root {root};
+  }}
+}}
+""")
+        cls.proc = subprocess.Popen([NGINX, "-p", d, "-c", conf, "-e", "stderr"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(cls.port, cls.proc, "nginx")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGQUIT)
+        try:
+            cls.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            cls.proc.kill()
+            cls.proc.communicate()
+        cls.tmp.cleanup()
+
+
+if __name__ == "__main__":
+    FETCH, HTTPBIN = sys.argv[1], sys.argv[2]
+    unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -1,0 +1,3 @@
+module ringo/test/fileserver
+
+go 1.19
