@@ -11,13 +11,8 @@
 namespace ringo::http::detail {
 
 client_body::client_body(std::shared_ptr<transport::state> s, conn_ptr pc,
-                         std::unique_ptr<message_parser> p, const client_trace* trace,
-                         time_point deadline)
-    : s_(std::move(s)),
-      pc_(std::move(pc)),
-      parser_(std::move(p)),
-      trace_(trace),
-      deadline_(deadline) {}
+                         const client_trace* trace, time_point deadline)
+    : s_(std::move(s)), pc_(std::move(pc)), trace_(trace), deadline_(deadline) {}
 
 client_body::~client_body() {
   if (pc_) fail("http: response body closed before EOF");
@@ -25,6 +20,7 @@ client_body::~client_body() {
 
 void client_body::finish(bool reusable) {
   done_ = true;
+  if (!pc_->parser.trailers.empty()) trailers_ = std::move(pc_->parser.trailers);
   conn_ptr pc = std::move(pc_);
   if (reusable && pc->reusable)
     s_->put_or_close_idle_conn(pc, trace_);
@@ -47,14 +43,14 @@ task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token 
       pending_.remove_prefix(n);
       co_return n;
     }
-    message_parser::step step = parser_->feed(pc_->unread());
+    message_parser::step step = pc_->parser.feed(pc_->unread());
     pc_->consume(step.consumed);
     switch (step.what) {
       case message_parser::event::body:
         pending_ = step.body;  // inside pc_->buf, which only fill() moves
         continue;
       case message_parser::event::message_done:
-        finish(parser_->keep_alive());
+        finish(pc_->parser.keep_alive());
         co_return 0;
       case message_parser::event::error:
         fail("connection broken: malformed response body");
@@ -66,7 +62,7 @@ task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token 
           co_return n.error();
         }
         if (*n == 0) {
-          if (parser_->finish()) {
+          if (pc_->parser.finish()) {
             finish(false);
             co_return 0;
           }

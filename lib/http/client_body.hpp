@@ -14,12 +14,13 @@ namespace ringo::http::detail {
 
 class client_body final : public body_reader {
  public:
-  client_body(std::shared_ptr<transport::state> s, conn_ptr pc, std::unique_ptr<message_parser> p,
-              const client_trace* trace, time_point deadline);
+  // The response head is in pc->parser, which reads the body.
+  client_body(std::shared_ptr<transport::state> s, conn_ptr pc, const client_trace* trace,
+              time_point deadline);
   ~client_body() override;
   task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop = {}) override;
   bool done() const noexcept override { return done_; }
-  const headers& trailers() const noexcept override { return parser_->trailers; }
+  const headers& trailers() const noexcept override { return trailers_; }
 
  private:
   void finish(bool reusable);
@@ -27,7 +28,7 @@ class client_body final : public body_reader {
 
   std::shared_ptr<transport::state> s_;
   conn_ptr pc_;
-  std::unique_ptr<message_parser> parser_;
+  headers trailers_;  // taken from the parser at the end: the conn may serve another request
   const client_trace* trace_;
   time_point deadline_;       // the request's
   std::string_view pending_;  // decoded body bytes not yet handed out (inside pc_->buf)

@@ -102,7 +102,9 @@ void message_parser::commit_field() {
   std::string_view v = value_;
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  (head_complete_ ? trailers : fields).add(name_, v);
+  http::headers& to = head_complete_ ? trailers : fields;
+  if (to.empty()) to.reserve(8);  // one allocation for a typical head, not four
+  to.add(name_, v);
   name_.clear();
   value_.clear();
   in_value_ = false;

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include <ringo/runtime/operations.hpp>
+
 namespace ringo::http::detail {
 
 namespace {
@@ -28,8 +30,10 @@ task<result<std::size_t>> persist_conn::fill(std::stop_token stop, time_point de
     begin = 0;
     end = unread_bytes;
   }
-  result<std::size_t> n =
-      co_await c.read(mutable_buffer(buf.get() + end, capacity - end), stop, deadline);
+  // Called when the bytes at hand are not enough: more are not here yet (the answer to a request
+  // just written, the rest of a body), so the recv waits for readability first.
+  result<std::size_t> n = co_await recv_awaiting(
+      c.native_handle(), mutable_buffer(buf.get() + end, capacity - end), stop, deadline);
   if (n) end += *n;
   co_return n;
 }

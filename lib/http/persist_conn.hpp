@@ -14,6 +14,8 @@
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
 
+#include "parser.hpp"
+
 namespace ringo::http::detail {
 
 struct persist_conn;
@@ -23,7 +25,8 @@ using conn_list = std::list<conn_ptr>;
 struct persist_conn {
   enum class where { active, idle, closed };
 
-  persist_conn(std::string key_, net::conn c_) : key(std::move(key_)), c(std::move(c_)) {}
+  persist_conn(std::string key_, net::conn c_)
+      : key(std::move(key_)), c(std::move(c_)), parser(HTTP_RESPONSE) {}
 
   std::string key;  // host:port
   net::conn c;
@@ -31,15 +34,18 @@ struct persist_conn {
   // the conn is closed; never zero-filled.
   std::unique_ptr<char[]> buf;
   std::size_t capacity = 0, begin = 0, end = 0;
-  bool reused = false;   // has served a request before
+  message_parser parser;  // reset for each response
+  std::string head;       // the request head being written; keeps its capacity
+  bool reused = false;    // has served a request before
   bool reusable = true;  // false once a request on it left its body unsent (a 100-continue refused)
   where state = where::active;
   std::string closed_reason;
   time_point idle_since{};
   unsigned idle_generation = 0;  // which idle period a watcher belongs to
-  std::stop_source watch_stop;   // stops this idle period's watcher
-  conn_list::iterator idle_it;   // in the host's idle list, while idle
-  conn_list::iterator lru_it;    // in the transport's LRU, while idle
+  // Stops this idle period's watcher; made when the watcher starts polling.
+  std::stop_source watch_stop{std::nostopstate};
+  conn_list::iterator idle_it;  // in the host's idle list, while idle
+  conn_list::iterator lru_it;   // in the transport's LRU, while idle
 
   std::string_view unread() const noexcept { return {buf.get() + begin, end - begin}; }
   // Bytes stay in place until the next fill(), so views into them stay valid until then.

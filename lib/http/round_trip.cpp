@@ -62,10 +62,9 @@ bool has_body(const client_request& req) {
   return req.source ? req.source->length() != std::size_t(0) : !req.body.empty();
 }
 
-std::string build_head(const client_request& req, const transport_options& o,
-                       std::optional<std::size_t> length, bool chunked) {
-  std::string head;
-  head.reserve(256);
+void build_head(std::string& head, const client_request& req, const transport_options& o,
+                std::optional<std::size_t> length, bool chunked) {
+  head.clear();
   head += req.method;
   head += ' ';
   head += req.url.target.empty() ? std::string_view("/") : std::string_view(req.url.target);
@@ -90,7 +89,6 @@ std::string build_head(const client_request& req, const transport_options& o,
   if (o.disable_keep_alives && !req.header.has_token("Connection", "close"))
     head += "Connection: close\r\n";
   head += "\r\n";
-  return head;
 }
 
 // Writes the head, and the body too when it is a string and nothing waits for a 100 Continue.
@@ -99,7 +97,8 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
                                             std::stop_token stop, attempt_info* info) {
   std::optional<std::size_t> length =
       req.source ? req.source->length() : std::optional<std::size_t>(req.body.size());
-  std::string head = build_head(req, o, length, req.source && !length);
+  std::string& head = pc->head;
+  build_head(head, req, o, length, req.source && !length);
   if (body_follows && !req.source) head += req.body;
   result<void> w = co_await write_bytes(pc, head, stop, req.deadline, info);
   if (!w) {
@@ -275,7 +274,8 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     conn_ptr pc = std::move(*got);
     if (req.trace && req.trace->got_conn) req.trace->got_conn(info);
     attempt_info ai;
-    auto p = std::make_unique<message_parser>(HTTP_RESPONSE);
+    message_parser* p = &pc->parser;
+    p->reset();
     result<void, client_error> head =
         co_await exchange(pc, *p, req, s->options, info.reused, stop, &ai);
     if (!head) {
@@ -317,8 +317,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
         s->put_or_close_idle_conn(pc, req.trace);
       r.body = std::make_unique<detail::empty_body>();
     } else {
-      r.body = std::make_unique<detail::client_body>(s, std::move(pc), std::move(p), req.trace,
-                                                     req.deadline);
+      r.body = std::make_unique<detail::client_body>(s, std::move(pc), req.trace, req.deadline);
     }
     co_return std::move(r);
   }

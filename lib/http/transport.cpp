@@ -236,9 +236,8 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   pc->idle_since = clock::now();
   pc->idle_it = h.idle.insert(h.idle.begin(), pc);
   pc->lru_it = lru.insert(lru.begin(), pc);
-  pc->watch_stop = std::stop_source();
   ++pc->idle_generation;
-  tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation, pc->watch_stop.get_token()));
+  tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation));
   if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
     conn_ptr oldest = lru.back();
     close_conn(oldest, client_errc::too_many_idle);
@@ -296,8 +295,15 @@ void transport::state::close_idle_connections() {
 // Waits for the socket to become readable while the conn sits idle. Anything then closes it: EOF
 // is the server closing an idle conn; a "408" is swallowed (Go #32310); other bytes are
 // unsolicited.
-task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation,
-                           std::stop_token stop) {
+task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation) {
+  // A conn put back is often taken again at once (a client looping over requests): let the ready
+  // coroutines run first, and watch only a conn still idle after them. That saves a poll SQE and
+  // its cancellation per request.
+  co_await yield();
+  if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
+    co_return;
+  pc->watch_stop = std::stop_source();
+  std::stop_token stop = pc->watch_stop.get_token();
   time_point deadline = s->options.idle_conn_timeout > duration::zero()
                             ? pc->idle_since + s->options.idle_conn_timeout
                             : no_deadline;

@@ -59,7 +59,6 @@ struct transport::state {
 
 // Spawned in the transport's scope.
 task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry);
-task<void> watch_idle_conn(transport::state* s, detail::conn_ptr pc, unsigned generation,
-                           std::stop_token stop);
+task<void> watch_idle_conn(transport::state* s, detail::conn_ptr pc, unsigned generation);
 
 }  // namespace ringo::http

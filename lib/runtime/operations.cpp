@@ -1,5 +1,8 @@
 #include "ringo/runtime/operations.hpp"
 
+#include <cstdio>
+#include <sys/utsname.h>
+
 #include <liburing.h>
 
 #include "ringo/runtime/io_context.hpp"
@@ -20,8 +23,24 @@ void accept_op::prepare(io_uring_sqe* sqe) noexcept {
   io_uring_prep_accept(sqe, fd_, addr, len, SOCK_CLOEXEC);
 }
 
+namespace {
+
+// IORING_RECVSEND_POLL_FIRST came with Linux 5.19; before, a recv with it fails with EINVAL.
+bool kernel_has_recv_poll_first() noexcept {
+  static const bool has = [] {
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 5 || (major == 5 && minor >= 19);
+  }();
+  return has;
+}
+
+}  // namespace
+
 void recv_op::prepare(io_uring_sqe* sqe) noexcept {
   io_uring_prep_recv(sqe, fd_, buf_.data, buf_.size, flags_);
+  if (poll_first_ && kernel_has_recv_poll_first()) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 }
 
 void read_op::prepare(io_uring_sqe* sqe) noexcept {

@@ -86,14 +86,20 @@ class accept_op final : public io_op {
 
 class recv_op final : public transfer_op {
  public:
-  recv_op(int fd, mutable_buffer buf, int flags, std::stop_token stop, time_point deadline)
-      : transfer_op(std::move(stop), deadline), fd_(fd), buf_(buf), flags_(flags) {}
+  recv_op(int fd, mutable_buffer buf, int flags, std::stop_token stop, time_point deadline,
+          bool poll_first = false)
+      : transfer_op(std::move(stop), deadline),
+        fd_(fd),
+        buf_(buf),
+        flags_(flags),
+        poll_first_(poll_first) {}
 
  private:
   void prepare(io_uring_sqe* sqe) noexcept override;
   int fd_;
   mutable_buffer buf_;
   int flags_;
+  bool poll_first_;
 };
 
 class read_op final : public transfer_op {
@@ -260,6 +266,13 @@ inline detail::accept_op accept(int fd, std::stop_token stop, time_point deadlin
 inline detail::recv_op recv(int fd, mutable_buffer buf, std::stop_token stop = {},
                             time_point deadline = no_deadline, int flags = 0) {
   return {fd, buf, flags, std::move(stop), deadline};
+}
+// recv(2) where nothing is expected to have arrived yet (the answer to a request just sent): the
+// kernel waits for readability before it tries, instead of a first attempt that fails with EAGAIN
+// (IORING_RECVSEND_POLL_FIRST; on kernels before 5.19, which lack it, a plain recv).
+inline detail::recv_op recv_awaiting(int fd, mutable_buffer buf, std::stop_token stop = {},
+                                     time_point deadline = no_deadline, int flags = 0) {
+  return {fd, buf, flags, std::move(stop), deadline, true};
 }
 // read(2) at the current position (sockets, pipes, eventfds, signalfds).
 inline detail::read_op read(int fd, mutable_buffer buf, std::stop_token stop = {},

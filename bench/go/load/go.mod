@@ -1,0 +1,3 @@
+module ringo/bench/load
+
+go 1.19
