@@ -194,6 +194,17 @@ TEST_F(Cancel, StopCancelsARecvOnAnIdleSocket) {
   expect_canceled_in_flight(run(body()));
 }
 
+TEST_F(Cancel, StopCancelsARecvAwaitingOnAnIdleSocket) {
+  auto pair = test::make_tcp_pair();
+  auto body = [&]() {
+    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
+      static char buf[8];
+      return recv_awaiting(fd, buf, std::move(stop));
+    });
+  };
+  expect_canceled_in_flight(run(body()));
+}
+
 TEST_F(Cancel, StopCancelsAReadOnAnEmptyPipe) {
   auto p = test::make_pipe();
   auto body = [&]() {

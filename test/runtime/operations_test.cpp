@@ -232,6 +232,27 @@ TEST_F(Operations, RecvWaitsForData) {
   EXPECT_EQ(run(body()), "late");
 }
 
+// recv_awaiting polls before it reads: bytes already there and bytes still to come both arrive.
+TEST_F(Operations, RecvAwaitingGetsBytesAlreadyThereAndBytesToCome) {
+  auto pair = test::make_tcp_pair();
+  ASSERT_EQ(::send(pair.server.get(), "now", 3, 0), 3);
+  auto body = [&]() -> task<std::string> {
+    char buf[16];
+    auto first = co_await recv_awaiting(pair.client.get(), buf);
+    scope s;
+    s.spawn([](int fd) -> task<void> {
+      (void)co_await sleep_for(10ms);
+      (void)co_await send(fd, "later");
+    }(pair.server.get()));
+    char more[16];
+    auto second = co_await recv_awaiting(pair.client.get(), more);
+    co_await s.join();
+    co_return std::string(buf, test::value_or(first, 0)) + "/" +
+        std::string(more, test::value_or(second, 0));
+  };
+  EXPECT_EQ(run(body()), "now/later");
+}
+
 TEST_F(Operations, RecvWithPeekLeavesTheBytesInTheSocket) {
   auto pair = test::make_tcp_pair();
   ASSERT_EQ(::send(pair.server.get(), "peek", 4, 0), 4);
