@@ -145,6 +145,31 @@ TEST_F(TransportTest, CancelledWaitersRetainNothing) {  // Go #43966, #50798
   EXPECT_EQ(srv.accepts(), 1);
 }
 
+// Conns that are never idle (the server closes each after one response) are not pinned by the
+// wait queues, and leave no slot taken (Go #33849).
+TEST_F(TransportTest, ConnsThatNeverBecomeIdleLeaveNothingBehind) {
+  script_server srv([](int fd, int) {
+    if (read_request(fd).empty()) return;
+    send_all(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello");
+  });
+  transport_options o;
+  o.max_conns_per_host = 2;  // four at a time: two always wait for a slot
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    for (int round = 0; round < 50; ++round) {
+      auto [a, b, c, d] =
+          co_await when_all(fetch(t, get(u)), fetch(t, get(u)), fetch(t, get(u)), fetch(t, get(u)));
+      EXPECT_EQ(a + b + c + d, "hellohellohellohello");
+    }
+    EXPECT_EQ(t->waiter_count(), 0u);
+    EXPECT_EQ(t->idle_count(), 0u);
+    EXPECT_EQ(t->conns_per_host(parse_url(u)->authority()), 0u);
+    EXPECT_EQ(t->dial_count(), 200u);
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 200);
+}
+
 TEST_F(TransportTest, MaxConnsPerHostNeverExceeded) {  // Go #32336, #29889
   std::atomic<int> live{0}, peak{0};
   script_server srv([&](int fd, int) {
