@@ -10,6 +10,7 @@
 #include <ringo/http.hpp>
 #include <ringo/runtime.hpp>
 
+#include "client_test_support.hpp"
 #include "ringo_test.hpp"
 #include "server_test_support.hpp"
 
@@ -204,37 +205,13 @@ TEST_F(ClientTest, CredentialsStayWithTheirHost) {
       with_elsewhere());
 }
 
-// A rewindable body counting how it is used.
-class replayable final : public body_source {
- public:
-  replayable(int* rewinds, int* closes) : rewinds_(rewinds), closes_(closes) {}
-  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token) override {
-    std::size_t n = std::min(buf.size, data_.size() - at_);
-    std::memcpy(buf.data, data_.data() + at_, n);
-    at_ += n;
-    co_return n;
-  }
-  result<void> rewind() override {
-    ++*rewinds_;
-    at_ = 0;
-    return {};
-  }
-  void close() noexcept override { ++*closes_; }
-
- private:
-  int* rewinds_;
-  int* closes_;
-  std::string data_ = "streamed";
-  std::size_t at_ = 0;
-};
-
 TEST_F(ClientTest, StreamedBodyIsReplayedFor307AndClosedOnce) {
   int rewinds = 0, closes = 0;
   with_client([&, u = url("/code/307")](client& c) -> task<void> {
     client_request req;
     req.method = "POST";
     req.url = parse_url(u).value();
-    req.source = std::make_shared<replayable>(&rewinds, &closes);
+    req.source = std::make_shared<counting_source>("streamed", false, &rewinds, &closes);
     result<response, client_error> r = co_await c.send(std::move(req));
     EXPECT_TRUE(r.has_value());
     if (!r) co_return;
@@ -260,8 +237,7 @@ TEST_F(ClientTest, TimeoutWhileAwaitingHeaders) {
                                            "exceeded while awaiting headers)");
       },
       {}, co);
-  EXPECT_GE(clock::now() - start, 190ms);
-  EXPECT_LT(clock::now() - start, 5s);
+  expect_took_at_least(start, 200ms);
   wait_for_server_conns(0);  // the server saw the client go
 }
 
@@ -281,8 +257,7 @@ TEST_F(ClientTest, TimeoutCoversTheBody) {
         }
       },
       {}, co);
-  EXPECT_GE(clock::now() - start, 290ms);
-  EXPECT_LT(clock::now() - start, 5s);
+  expect_took_at_least(start, 300ms);
 }
 
 TEST_F(ClientTest, StopCancelsARedirectChain) {
@@ -321,7 +296,7 @@ TEST_F(ClientTest, ErrorsNameTheRequest) {
 
 TEST_F(ClientTest, OneOffFetch) {
   std::string got = ringo::run([](std::string u) -> task<std::string> {
-    result<std::string, client_error> r = co_await fetch(u);
+    result<std::string, client_error> r = co_await ringo::http::fetch(u);
     co_return r ? *r : r.error().message();
   }(url("/hop/2")));
   EXPECT_EQ(got, "done");

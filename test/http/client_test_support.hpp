@@ -2,17 +2,22 @@
 // connection) and small request helpers.
 #pragma once
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <atomic>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime.hpp>
@@ -122,6 +127,45 @@ task<std::string> fetch(transport* t, client_request req, std::stop_token stop =
   result<std::string> body = co_await r->body->read_all();
   if (!body) co_return "error: body: " + body.error().message();
   co_return std::move(*body);
+}
+
+// A replayable request body that counts its rewinds and closes; its length is known or not
+// (then it goes out chunked).
+class counting_source final : public body_source {
+ public:
+  counting_source(std::string data, bool known_length, int* rewinds, int* closes)
+      : data_(std::move(data)), known_length_(known_length), rewinds_(rewinds), closes_(closes) {}
+  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token) override {
+    std::size_t n = std::min(buf.size, data_.size() - at_);
+    std::memcpy(buf.data, data_.data() + at_, n);
+    at_ += n;
+    co_return n;
+  }
+  result<void> rewind() override {
+    if (rewinds_) ++*rewinds_;
+    at_ = 0;
+    return {};
+  }
+  std::optional<std::size_t> length() const override {
+    return known_length_ ? std::optional<std::size_t>(data_.size()) : std::nullopt;
+  }
+  void close() noexcept override {
+    if (closes_) ++*closes_;
+  }
+
+ private:
+  std::string data_;
+  bool known_length_;
+  int* rewinds_;
+  int* closes_;
+  std::size_t at_ = 0;
+};
+
+// Generous bounds for a timed step (the CI machines are two noisy cores).
+inline void expect_took_at_least(clock::time_point start, duration least) {
+  const duration took = clock::now() - start;
+  EXPECT_GE(took, least - std::chrono::milliseconds(10));
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 }  // namespace

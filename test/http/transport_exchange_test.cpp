@@ -103,8 +103,7 @@ TEST_F(TransportExchangeTest, ExpectContinueTimeoutSendsTheBodyAnyway) {
     EXPECT_EQ(got, "payload");
     co_await t->close();
   }(&tr, post_expecting_continue(srv.url(), "payload")));
-  EXPECT_GE(clock::now() - start, 140ms);
-  EXPECT_LT(clock::now() - start, 5s);
+  expect_took_at_least(start, 150ms);
 }
 
 TEST_F(TransportExchangeTest, ExpectContinueRefusedSendsNoBodyAndRetiresTheConn) {
@@ -279,8 +278,7 @@ TEST_F(TransportExchangeTest, DeadlineCoversReadingTheBody) {
     EXPECT_EQ(t->conns_per_host(parse_url(u)->authority()), 0u);
     co_await t->close();
   }(&tr, srv.url()));
-  EXPECT_GE(clock::now() - start, 190ms);
-  EXPECT_LT(clock::now() - start, 5s);
+  expect_took_at_least(start, 200ms);
 }
 
 TEST_F(TransportExchangeTest, DeadlineWhileWaitingForAConnSlot) {

@@ -344,41 +344,19 @@ TEST_F(TransportTest, UnsolicitedBytesOnIdleConnCloseIt) {
   EXPECT_EQ(srv.accepts(), 2);
 }
 
-class counting_source final : public body_source {
- public:
-  explicit counting_source(int* closes) : closes_(closes) {}
-  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token) override {
-    std::size_t n = std::min(buf.size, data_.size() - at_);
-    std::memcpy(buf.data, data_.data() + at_, n);
-    at_ += n;
-    co_return n;
-  }
-  result<void> rewind() override {
-    at_ = 0;
-    return {};
-  }
-  std::optional<std::size_t> length() const override { return data_.size(); }
-  void close() noexcept override { ++*closes_; }
-
- private:
-  int* closes_;
-  std::string data_ = "payload";
-  std::size_t at_ = 0;
-};
-
 TEST_F(TransportTest, RequestBodyClosedExactlyOnce) {  // Go #49621
   script_server srv(serve_then_die);
   transport tr;
   int cl[4] = {};
   ringo::run([](transport* t, std::string u, int* closes) -> task<void> {
     client_request a = get(u, "PUT");
-    a.source = std::make_shared<counting_source>(&closes[0]);
+    a.source = std::make_shared<counting_source>("payload", true, nullptr, &closes[0]);
     {
       std::string got_ = co_await fetch(t, std::move(a));
       EXPECT_EQ(got_, "hello");  // succeeds on conn 0
     }
     client_request b = get(u, "PUT");
-    b.source = std::make_shared<counting_source>(&closes[1]);
+    b.source = std::make_shared<counting_source>("payload", true, nullptr, &closes[1]);
     b.header.set("Idempotency-Key", "x");
     {
       std::string got_ = co_await fetch(t, std::move(b));
@@ -386,7 +364,7 @@ TEST_F(TransportTest, RequestBodyClosedExactlyOnce) {  // Go #49621
     }
     client_request c = get(u, "PUT");
     c.url.scheme = "https";
-    c.source = std::make_shared<counting_source>(&closes[2]);
+    c.source = std::make_shared<counting_source>("payload", true, nullptr, &closes[2]);
     {
       std::string got_ = co_await fetch(t, std::move(c));
       EXPECT_NE(got_, "hello");  // never sent
@@ -394,7 +372,7 @@ TEST_F(TransportTest, RequestBodyClosedExactlyOnce) {  // Go #49621
     std::stop_source stopped;
     stopped.request_stop();
     client_request d = get(u, "PUT");
-    d.source = std::make_shared<counting_source>(&closes[3]);
+    d.source = std::make_shared<counting_source>("payload", true, nullptr, &closes[3]);
     {
       std::string got_ = co_await fetch(t, std::move(d), stopped.get_token());
       EXPECT_NE(got_, "hello");  // canceled
