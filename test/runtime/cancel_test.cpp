@@ -72,6 +72,12 @@ void expect_canceled_in_flight(const Outcome& outcome) {
   EXPECT_LT(ms(outcome.second), 500);
 }
 
+// Runs make_op(token) with a stop requested while it waits: it must end canceled, promptly.
+template <typename MakeOp>
+void expect_stop_cancels_in_flight(MakeOp make_op) {
+  expect_canceled_in_flight(run(stop_while_waiting(std::move(make_op))));
+}
+
 std::size_t read_until_eof(int fd) {
   char buf[65536];
   std::size_t total = 0;
@@ -185,67 +191,48 @@ TEST_F(Cancel, SleepStoppedBeforeItStartsReturnsAtOnce) {
 
 TEST_F(Cancel, StopCancelsARecvOnAnIdleSocket) {
   auto pair = test::make_tcp_pair();
-  auto body = [&]() {
-    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
-      static char buf[8];
-      return recv(fd, buf, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight([fd = pair.client.get()](std::stop_token stop) {
+    static char buf[8];
+    return recv(fd, buf, std::move(stop));
+  });
 }
 
 TEST_F(Cancel, StopCancelsARecvAwaitingOnAnIdleSocket) {
   auto pair = test::make_tcp_pair();
-  auto body = [&]() {
-    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
-      static char buf[8];
-      return recv_awaiting(fd, buf, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight([fd = pair.client.get()](std::stop_token stop) {
+    static char buf[8];
+    return recv_awaiting(fd, buf, std::move(stop));
+  });
 }
 
 TEST_F(Cancel, StopCancelsAReadOnAnEmptyPipe) {
   auto p = test::make_pipe();
-  auto body = [&]() {
-    return stop_while_waiting([fd = p.read.get()](std::stop_token stop) {
-      static char buf[8];
-      return read(fd, buf, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight([fd = p.read.get()](std::stop_token stop) {
+    static char buf[8];
+    return read(fd, buf, std::move(stop));
+  });
 }
 
 TEST_F(Cancel, StopCancelsAConnectToABlackhole) {
   auto bh = test::make_blackhole();
   if (!bh) GTEST_SKIP() << "the kernel does not drop SYNs to a full accept queue";
   auto fd = open_socket(AF_INET, SOCK_STREAM).value();
-  auto body = [&]() {
-    return stop_while_waiting([fd = fd.get(), addr = bh->listener.address](std::stop_token stop) {
-      return connect(fd, addr, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight([fd = fd.get(), addr = bh->listener.address](std::stop_token stop) {
+    return connect(fd, addr, std::move(stop));
+  });
 }
 
 TEST_F(Cancel, StopCancelsAnAcceptOnAnIdleListener) {
   auto listener = test::loopback_listener::open();
-  auto body = [&]() {
-    return stop_while_waiting(
-        [fd = listener.fd.get()](std::stop_token stop) { return accept(fd, std::move(stop)); });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight(
+      [fd = listener.fd.get()](std::stop_token stop) { return accept(fd, std::move(stop)); });
 }
 
 TEST_F(Cancel, StopCancelsASendToAFullSocket) {
   auto pair = test::make_tcp_pair();
   test::fill_until_blocked(pair.client.get());
-  auto body = [&]() {
-    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
-      return send(fd, "more", std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight(
+      [fd = pair.client.get()](std::stop_token stop) { return send(fd, "more", std::move(stop)); });
 }
 
 TEST_F(Cancel, StopCancelsASendmsgToAFullSocket) {
@@ -254,39 +241,25 @@ TEST_F(Cancel, StopCancelsASendmsgToAFullSocket) {
   static char byte = 'x';
   static iovec iov{&byte, 1};
   static msghdr msg{nullptr, 0, &iov, 1, nullptr, 0, 0};
-  auto body = [&]() {
-    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
-      return sendmsg(fd, msg, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight(
+      [fd = pair.client.get()](std::stop_token stop) { return sendmsg(fd, msg, std::move(stop)); });
 }
 
 TEST_F(Cancel, StopCancelsAWriteAndAWritevToAFullPipe) {
   auto p = test::make_pipe();
   test::fill_until_blocked(p.write.get());
-  auto write_body = [&]() {
-    return stop_while_waiting(
-        [fd = p.write.get()](std::stop_token stop) { return write(fd, "more", std::move(stop)); });
-  };
-  expect_canceled_in_flight(run(write_body()));
+  expect_stop_cancels_in_flight(
+      [fd = p.write.get()](std::stop_token stop) { return write(fd, "more", std::move(stop)); });
   static char byte = 'x';
   static std::array<iovec, 1> iov{{{&byte, 1}}};
-  auto writev_body = [&]() {
-    return stop_while_waiting(
-        [fd = p.write.get()](std::stop_token stop) { return writev(fd, iov, std::move(stop)); });
-  };
-  expect_canceled_in_flight(run(writev_body()));
+  expect_stop_cancels_in_flight(
+      [fd = p.write.get()](std::stop_token stop) { return writev(fd, iov, std::move(stop)); });
 }
 
 TEST_F(Cancel, StopCancelsAPollOnAnIdleSocket) {
   auto pair = test::make_tcp_pair();
-  auto body = [&]() {
-    return stop_while_waiting([fd = pair.client.get()](std::stop_token stop) {
-      return poll(fd, POLLIN, std::move(stop));
-    });
-  };
-  expect_canceled_in_flight(run(body()));
+  expect_stop_cancels_in_flight(
+      [fd = pair.client.get()](std::stop_token stop) { return poll(fd, POLLIN, std::move(stop)); });
 }
 
 // A cancelled recv leaves the socket usable: the next recv gets the next bytes.
