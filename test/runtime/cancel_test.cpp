@@ -552,22 +552,20 @@ TEST_F(Cancel, ConnectThatRacedTheStopReportsItsRealResult) {
   RecordProperty("cancelled_rounds", cancelled);
 }
 
-// Each round drains a full socket (so a waiting send can go) and requests stop. What the peer
-// finally reads must equal what the sends reported: a send that moved bytes says so.
-template <typename MakeSend>
-void race_sends_into_a_full_socket(MakeSend make_send) {
-  // A unix stream socket: a drained TCP socket with small buffers may reopen its window only when
-  // the persist timer fires, and the send would never become completable within a round.
-  auto pair = test::make_unix_pair();
-  (void)set_option(pair.client.get(), SOL_SOCKET, SO_SNDBUF, 4096);
+// Each round fills `writer` (so a waiting write can go once the peer drains it), then drains
+// `reader` while requesting stop. What the reader finally gets must equal what the writes
+// reported: a write that moved bytes says so.
+template <typename MakeWrite, typename EndStream>
+void race_writes_against_a_drain(int writer, int reader, MakeWrite make_write,
+                                 EndStream end_stream) {
   std::size_t reported = 0, drained = 0;
   int cancelled = 0;
   auto body = [&]() -> task<void> {
     for (int i = 0; i < race_rounds; ++i) {
-      reported += test::fill_until_blocked(pair.client.get());
+      reported += test::fill_until_blocked(writer);
       auto r = co_await test::race_stop_with_completion(
-          [&](std::stop_token stop) { return make_send(pair.client.get(), std::move(stop)); },
-          [&] { drained += test::drain_nonblocking(pair.server.get()); }, race_plan::for_round(i));
+          [&](std::stop_token stop) { return make_write(writer, std::move(stop)); },
+          [&] { drained += test::drain_nonblocking(reader); }, race_plan::for_round(i));
       if (r) {
         reported += *r;
       } else {
@@ -577,12 +575,22 @@ void race_sends_into_a_full_socket(MakeSend make_send) {
     }
   };
   run(body());
-  ASSERT_EQ(::shutdown(pair.client.get(), SHUT_WR), 0);
-  drained += read_until_eof(pair.server.get());
+  end_stream();
+  drained += read_until_eof(reader);
   EXPECT_EQ(drained, reported);
   EXPECT_GT(cancelled, 0) << "no round was cancelled: the race was never exercised";
   EXPECT_LT(cancelled, race_rounds) << "no round was won by the completion";
   ::testing::Test::RecordProperty("cancelled_rounds", cancelled);
+}
+
+template <typename MakeSend>
+void race_sends_into_a_full_socket(MakeSend make_send) {
+  // A unix stream socket: a drained TCP socket with small buffers may reopen its window only when
+  // the persist timer fires, and the send would never become completable within a round.
+  auto pair = test::make_unix_pair();
+  (void)set_option(pair.client.get(), SOL_SOCKET, SO_SNDBUF, 4096);
+  race_writes_against_a_drain(pair.client.get(), pair.server.get(), make_send,
+                              [&] { ASSERT_EQ(::shutdown(pair.client.get(), SHUT_WR), 0); });
 }
 
 TEST_F(Cancel, SendReturnsBytesThatRacedTheStop) {
@@ -605,29 +613,7 @@ template <typename MakeWrite>
 void race_writes_into_a_full_pipe(MakeWrite make_write) {
   auto p = test::make_pipe();
   ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 4096), 0);
-  std::size_t reported = 0, drained = 0;
-  int cancelled = 0;
-  auto body = [&]() -> task<void> {
-    for (int i = 0; i < race_rounds; ++i) {
-      reported += test::fill_until_blocked(p.write.get());
-      auto r = co_await test::race_stop_with_completion(
-          [&](std::stop_token stop) { return make_write(p.write.get(), std::move(stop)); },
-          [&] { drained += test::drain_nonblocking(p.read.get()); }, race_plan::for_round(i));
-      if (r) {
-        reported += *r;
-      } else {
-        EXPECT_EQ(r.error(), errc::operation_canceled) << r.error().message();
-        ++cancelled;
-      }
-    }
-  };
-  run(body());
-  p.write.reset();
-  drained += read_until_eof(p.read.get());
-  EXPECT_EQ(drained, reported);
-  EXPECT_GT(cancelled, 0) << "no round was cancelled: the race was never exercised";
-  EXPECT_LT(cancelled, race_rounds) << "no round was won by the completion";
-  ::testing::Test::RecordProperty("cancelled_rounds", cancelled);
+  race_writes_against_a_drain(p.write.get(), p.read.get(), make_write, [&] { p.write.reset(); });
 }
 
 TEST_F(Cancel, WriteReturnsBytesThatRacedTheStop) {
