@@ -23,7 +23,6 @@
 #include <ringo/runtime.hpp>
 
 namespace ringo::http {
-namespace {
 
 // A blocking server in its own thread; each accepted connection runs `handle(fd, index)` in a
 // thread of its own.
@@ -78,7 +77,7 @@ class script_server {
 };
 
 // Reads one request (head and Content-Length body); empty at EOF.
-std::string read_request(int fd) {
+inline std::string read_request(int fd) {
   std::string got;
   char buf[4096];
   std::size_t end;
@@ -98,7 +97,7 @@ std::string read_request(int fd) {
   return got;
 }
 
-void send_all(int fd, std::string_view s) {
+inline void send_all(int fd, std::string_view s) {
   while (!s.empty()) {
     ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
     if (n <= 0) return;
@@ -109,11 +108,11 @@ void send_all(int fd, std::string_view s) {
 constexpr std::string_view ok_hello = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
 // Answers every request on the conn with "hello".
-void serve_hello(int fd, int) {
+inline void serve_hello(int fd, int) {
   while (!read_request(fd).empty()) send_all(fd, ok_hello);
 }
 
-client_request get(const std::string& u, std::string method = "GET") {
+inline client_request get(const std::string& u, std::string method = "GET") {
   client_request r;
   r.method = std::move(method);
   r.url = parse_url(u).value();
@@ -121,7 +120,7 @@ client_request get(const std::string& u, std::string method = "GET") {
 }
 
 // A GET whose body is read to the end; the body text, or "error: <message>".
-task<std::string> fetch(transport* t, client_request req, std::stop_token stop = {}) {
+inline task<std::string> fetch(transport* t, client_request req, std::stop_token stop = {}) {
   result<response, client_error> r = co_await t->round_trip(std::move(req), stop);
   if (!r) co_return "error: " + r.error().message();
   result<std::string> body = co_await r->body->read_all();
@@ -168,5 +167,4 @@ inline void expect_took_at_least(clock::time_point start, duration least) {
   EXPECT_LT(took, std::chrono::seconds(5));
 }
 
-}  // namespace
 }  // namespace ringo::http
