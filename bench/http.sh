@@ -14,7 +14,9 @@
 #   bench/http.sh [BUILD_DIR]     default build/bench (bench/run's release build); prints the
 #                                 table and writes bench/results/http.md
 # Environment: HTTP_BENCH_SECONDS (5 per wrk run), HTTP_BENCH_ROUNDS (3), HTTP_BENCH_CONNS (64),
-# HTTP_BENCH_DEPTH (16), HTTP_BENCH_IDLE (5000), HTTP_BENCH_SERVERS ("raw ringo nginx go").
+# HTTP_BENCH_DEPTH (16), HTTP_BENCH_IDLE (5000), HTTP_BENCH_SERVERS ("raw ringo nginx go"),
+# HTTP_BENCH_RESULTS (bench/results: where http.md goes; another directory keeps a trial run from
+# replacing the figures README.md quotes).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,7 +28,7 @@ conns=${HTTP_BENCH_CONNS:-64}
 depth=${HTTP_BENCH_DEPTH:-16}
 idle=${HTTP_BENCH_IDLE:-5000}
 servers=(${HTTP_BENCH_SERVERS:-raw ringo nginx go})
-results=$root/bench/results
+results=${HTTP_BENCH_RESULTS:-$root/bench/results}
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
@@ -277,4 +279,4 @@ print(f"RSS per idle conn: VmRSS growth of the server process (nginx: its worker
       "keep-alive connections, each after one answered request, sit idle, divided by their number.")
 print("Goals (issue 4): CPU per request ≤ 1.1× the raw loop; memory per idle connection ≤ nginx's.")
 EOF
-say "table written to bench/results/http.md"
+say "table written to $results/http.md"

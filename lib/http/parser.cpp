@@ -19,6 +19,7 @@ const llhttp_settings_t* message_parser::settings() noexcept {
     s.on_method = on_method;
     s.on_header_field = on_header_field;
     s.on_header_value = on_header_value;
+    s.on_version_complete = on_version_complete;
     s.on_headers_complete = on_headers_complete;
     s.on_body = on_body;
     s.on_message_complete = on_message_complete;
@@ -44,6 +45,7 @@ void message_parser::reset() {
   name_.clear();
   value_.clear();
   head_bytes = 0;
+  version_seen = false;
   error_ = HPE_OK;
   in_value_ = false;
   head_complete_ = message_complete_ = skip_body_ = false;
@@ -127,6 +129,11 @@ int message_parser::on_header_value(llhttp_t* p, const char* at, std::size_t n) 
   }
   m.in_value_ = true;
   m.value_.append(at, n);
+  return 0;
+}
+
+int message_parser::on_version_complete(llhttp_t* p) {
+  self(p).version_seen = true;
   return 0;
 }
 

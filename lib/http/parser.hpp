@@ -45,6 +45,9 @@ class message_parser {
   http::headers fields;
   http::headers trailers;      // after a chunked body, valid from message_done until reset()
   std::size_t head_bytes = 0;  // bytes of head fed so far (for the size limit)
+  // The request line named a version: llhttp reads "GET /" as HTTP/0.9, as it reads
+  // "GET / HTTP/0.9"; Go answers the first with 400 and the second with 505.
+  bool version_seen = false;
 
   bool chunked() const noexcept { return (parser_.flags & F_CHUNKED) != 0; }
   bool has_content_length() const noexcept { return (parser_.flags & F_CONTENT_LENGTH) != 0; }
@@ -63,6 +66,7 @@ class message_parser {
   static int on_method(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n);
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n);
+  static int on_version_complete(llhttp_t* p);
   static int on_headers_complete(llhttp_t* p);
   static int on_body(llhttp_t* p, const char* at, std::size_t n);
   static int on_message_complete(llhttp_t* p);

@@ -45,24 +45,33 @@ void server::state::log(const server& s, std::string_view message) const {
     std::fprintf(stderr, "http: %.*s\n", static_cast<int>(message.size()), message.data());
 }
 
-server::server() : state_(std::make_unique<state>()) {}
+server::state::state(server& s) : srv(&s) {
+  spare_conns.reserve(spare_limit);  // give_back then never allocates
+}
+server::state::~state() = default;
+
+std::unique_ptr<detail::server_conn> server::state::take_conn() {
+  if (spare_conns.empty()) return std::make_unique<detail::server_conn>(*this);
+  std::unique_ptr<detail::server_conn> c = std::move(spare_conns.back());
+  spare_conns.pop_back();
+  return c;
+}
+
+void server::state::give_back(std::unique_ptr<detail::server_conn> c) noexcept {
+  if (spare_conns.size() >= spare_limit) return;
+  c->trim();
+  spare_conns.push_back(std::move(c));
+}
+
+server::server() : state_(std::make_unique<state>(*this)) {}
 server::server(http::handler h) : server() {
   handler = std::move(h);
 }
 server::~server() = default;
 
 std::size_t server::connections() const noexcept {
-  return state_->conns.size();
+  return state_->open_conns;
 }
-
-namespace {
-
-task<void> serve_conn(server* srv, server::state* st, net::conn c, std::stop_token force) {
-  detail::server_conn conn(*srv, *st, std::move(c), std::move(force));
-  co_await conn.run();
-}
-
-}  // namespace
 
 task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_token stop) {
   state& st = *state_;
@@ -72,19 +81,24 @@ task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_toke
   result<void, net::op_error> outcome;
   {
     scope conns(st.close_source.get_token());
+    st.conn_stop = conns.get_token();
+    // Idle connections wait on idle_stop alone: whatever stops the others (close(), a connection
+    // that threw) must wake them too.
+    std::stop_callback wake_idle(conns.get_token(), [&st] { st.idle_stop.request_stop(); });
     while (!st.shutting_down && !st.close_source.stop_requested()) {
       auto c = co_await l.accept(st.accept_stop.get_token());
       if (!c) {
         if (!c.error().canceled()) outcome = c.error();
         break;
       }
-      conns.spawn(serve_conn(this, &st, std::move(*c), conns.get_token()));
+      conns.spawn(detail::serve_connection(&st, c->release(), detail::network_code(c->network())));
     }
     // Go's Serve closes its listener too. Here it matters more: the multishot accept stays armed
     // in the kernel, so an open listener would keep taking connections nobody serves, and a
     // client arriving during a graceful shutdown would hang instead of being refused.
     l.close();
     co_await conns.join();
+    st.conn_stop = {};
   }
   st.serving = false;
   st.serve_done.set();
@@ -102,7 +116,7 @@ task<void> server::shutdown(std::stop_token force) {
   state& st = *state_;
   st.shutting_down = true;
   st.accept_stop.request_stop();
-  for (detail::server_conn* c : st.conns) c->stop_if_idle();
+  st.idle_stop.request_stop();
   std::stop_callback on_force(force, [this] { close(); });
   (void)co_await st.serve_done.wait();
 }
@@ -110,6 +124,7 @@ task<void> server::shutdown(std::stop_token force) {
 void server::close() {
   state_->shutting_down = true;
   state_->accept_stop.request_stop();
+  state_->idle_stop.request_stop();
   state_->close_source.request_stop();
 }
 

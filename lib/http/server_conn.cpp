@@ -22,6 +22,18 @@ constexpr std::size_t max_framing_overhead = 16 << 10;  // Go's chunkedReader ex
 constexpr std::size_t max_discard = 256 << 10;          // Go's maxPostHandlerReadBytes
 constexpr duration close_wait = 500ms;                  // Go's rstAvoidanceDelay (#3595)
 
+time_point after_from(time_point start, duration d) {
+  return d > duration::zero() ? start + d : no_deadline;
+}
+
+duration idle_timeout(const server& s) {
+  return s.idle_timeout > duration::zero() ? s.idle_timeout : s.read_timeout;
+}
+
+duration header_timeout(const server& s) {
+  return s.read_header_timeout > duration::zero() ? s.read_header_timeout : s.read_timeout;
+}
+
 time_point after(duration d) {
   return d > duration::zero() ? clock::now() + d : no_deadline;
 }
@@ -52,12 +64,29 @@ void append_hex(std::string& out, std::uint64_t v) {
 
 // The status for a head llhttp refused before its end. Go answers a well-formed version it does
 // not speak ("HTTP/3.0": llhttp's "Invalid HTTP version", unlike the syntax errors "Expected dot"
-// or "Invalid major version") with 505; anything else is a bad request.
+// or "Invalid major version") with 505, and any Transfer-Encoding but one "chunked" (llhttp's
+// strict mode refuses "chunked, gzip" and a second field) with 501, as a coding it does not
+// implement; anything else is a bad request.
 int head_error_status(const message_parser& p) {
   if (p.error() == HPE_INVALID_VERSION &&
       std::string_view(p.error_reason() ? p.error_reason() : "") == "Invalid HTTP version")
     return status::http_version_not_supported;
+  if (p.error() == HPE_INVALID_TRANSFER_ENCODING) return status::not_implemented;
   return status::bad_request;
+}
+
+// Whether a Connection value lists "close" (headers::has_token on one field).
+bool has_close_token(std::string_view value) noexcept {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    std::string_view t = value.substr(0, comma);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (iequals(t, "close")) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 // Go's httpguts.ValidHostHeader: the bytes a Host may hold (reg-name, IP literal, port, and the
@@ -89,39 +118,139 @@ struct run_watched {
 
 }  // namespace
 
-server_conn::server_conn(server& srv, server::state& st, net::conn c, std::stop_token force)
-    : server_(&srv),
-      st_(&st),
-      conn_(std::move(c)),
-      remote_(conn_.remote_address().value_or(net::address())),
-      force_link_(std::move(force), std::function<void()>([this] { stop_.request_stop(); })),
-      in_(initial_buffer) {
-  st_->conns.push_back(this);
+std::uint8_t network_code(std::string_view network) noexcept {
+  for (std::uint8_t i = 0; i < std::size(network_names); ++i)
+    if (network_names[i] == network) return i;
+  return 0;
+}
+
+compact_address::compact_address(int fd) noexcept {
+  net::address a;
+  *a.size_ptr() = net::address::capacity();
+  if (::getpeername(fd, a.data(), a.size_ptr()) == 0 && a.size() <= sizeof bytes_) {
+    std::memcpy(bytes_, a.data(), a.size());
+    size_ = a.size();
+  }
+}
+
+void compact_address::get(const net::conn& c, net::address& out) const noexcept {
+  if (size_ == 0)
+    out = c.remote_address().value_or(net::address());
+  else
+    out = net::address(reinterpret_cast<const sockaddr*>(bytes_), size_);
+}
+
+namespace {
+
+// Calls the conn_state hook from the light part, which keeps only the descriptor.
+void report(server::state* st, unique_fd& fd, std::uint8_t network, conn_state s) {
+  if (!st->srv->conn_state_hook) return;
+  net::conn c(std::move(fd), std::string(network_names[network]));
+  st->srv->conn_state_hook(c, s);
+  fd = c.release();
+}
+
+}  // namespace
+
+// The light part of a connection. Its frame holds the descriptor, the peer's address and a poll,
+// and nothing else while the connection is idle (416 bytes with GCC 12: mind what you add); a
+// server_conn serves it from a request's first byte until it is idle again.
+task<void> serve_connection(server::state* st, unique_fd fd, std::uint8_t network) {
+  ++st->open_conns;
+  compact_address remote(fd.get());
+  report(st, fd, network, conn_state::new_);
+  time_point start = clock::now();
+  // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
+  // for the first byte, then gives the head read_header_timeout.
+  time_point deadline = after_from(start, header_timeout(*st->srv));
+  bool first = true;
+  server_conn::outcome end = server_conn::outcome::closed;
+  while (!st->conn_stop.stop_requested()) {
+    bool close_after = false;
+    auto ready = co_await poll(fd.get(), POLLIN | POLLRDHUP, st->idle_stop.get_token(), deadline);
+    if (!ready) {
+      // Stopped while idle (graceful shutdown) with a request already on its way: serve it.
+      if (ready.error() != ringo::errc::operation_canceled || st->close_source.stop_requested() ||
+          !bytes_pending(fd.get()))
+        break;
+      close_after = true;
+    }
+    if (!first) start = clock::now();
+    std::unique_ptr<server_conn> sc = st->take_conn();
+    end = co_await sc->serve(fd, network, remote, start, close_after, !first);
+    deadline = sc->idle_deadline();  // (idle: reported, and waited for a while, by serve())
+    st->give_back(std::move(sc));
+    if (end != server_conn::outcome::idle || st->shutting_down) break;
+    first = false;
+  }
+  --st->open_conns;
+  if (end == server_conn::outcome::hijacked) co_return;  // the handler owns the connection now
+  report(st, fd, network, conn_state::closed);
+}
+
+server_conn::server_conn(server::state& st) : server_(st.srv), st_(&st), in_(initial_buffer) {}
+
+void server_conn::trim() noexcept {
+  if (in_.size() != initial_buffer) std::vector<char>().swap(in_);  // serve() makes a new one
+  for (std::string* s : {&out_, &sending_buf_, &body_buf_})
+    if (s->capacity() > out_flush_threshold * 2) std::string().swap(*s);
 }
 
 void server_conn::set_state(conn_state s) {
-  state_ = s;
   if (server_->conn_state_hook) server_->conn_state_hook(conn_, s);
 }
 
-void server_conn::stop_if_idle() noexcept {
-  if (state_ == conn_state::idle || state_ == conn_state::new_) stop_.request_stop();
-}
-
-task<void> server_conn::run() {
-  set_state(conn_state::new_);
-  bool first = true;
-  while (!stop_.stop_requested() && !hijacked_) {
-    if (!first) set_state(conn_state::idle);
-    if (!first && st_->shutting_down) break;
-    if (!co_await read_head()) break;  // active by now: the head has bytes
+task<server_conn::outcome> server_conn::serve(unique_fd& fd, std::uint8_t network,
+                                              const compact_address& remote, time_point head_start,
+                                              bool close_after, bool returning) {
+  conn_ = net::conn(std::move(fd), std::string(network_names[network]));
+  if (in_.size() != initial_buffer) in_.resize(initial_buffer);  // (trim() freed a grown one)
+  remote.get(conn_, remote_);
+  begin_ = end_ = 0;
+  hijacked_ = broken_ = false;
+  close_after_ = close_after;
+  time_point start = head_start;
+  outcome end = outcome::closed;
+  for (;;) {
+    if (!co_await read_head(start)) break;
     co_await serve_request();
-    if (hijacked_ || close_after_ || broken_) break;
-    first = false;
+    if (hijacked_) {
+      end = outcome::hijacked;
+      break;
+    }
+    if (close_after_ || broken_ || st_->conn_stop.stop_requested()) break;
+    set_state(conn_state::idle);  // (for no time when a pipelined request is buffered, as in Go)
+    if (st_->shutting_down) break;
+    if (begin_ == end_) {  // (finish_request sent every answer)
+      // On a connection that keeps coming back the next request usually follows the answer
+      // closely: it is awaited in a recv, buffers at hand, for a moment (idle_grace); only then
+      // does the connection give them back and wait in serve_connection's poll, which costs no
+      // memory but one more operation a request (~1,300 instructions, callgrind).
+      idle_deadline_ = after(idle_timeout(*server_));
+      if (!returning) {
+        end = outcome::idle;
+        break;
+      }
+      auto n = co_await recv(conn_.native_handle(), mutable_buffer(in_.data(), in_.size()),
+                             st_->idle_stop.get_token(),
+                             std::min(idle_deadline_, clock::now() + idle_grace));
+      if (n && *n > 0) {
+        begin_ = 0;  // (everything before was consumed)
+        end_ = *n;
+      } else if (!n && n.error() == ringo::errc::timed_out && clock::now() < idle_deadline_) {
+        end = outcome::idle;  // the grace is over, not the idle timeout
+        break;
+      } else if (!n && n.error() == ringo::errc::operation_canceled &&
+                 !st_->close_source.stop_requested() && bytes_pending(conn_.native_handle())) {
+        close_after_ = true;  // stopped while idle (graceful shutdown) with a request on its way
+      } else {
+        break;  // closed by the client, the idle timeout, or a shutdown
+      }
+    }
+    start = clock::now();
   }
-  std::erase(st_->conns, this);
-  if (hijacked_) co_return;  // the handler owns the connection now
-  set_state(conn_state::closed);
+  fd = conn_.release();  // (none after a hijack: the handler took the conn)
+  co_return end;
 }
 
 // Reads more input into in_, compacting or growing it. 0 at end of stream.
@@ -142,23 +271,6 @@ task<result<std::size_t>> server_conn::fill(std::stop_token stop, time_point dea
   co_return n;
 }
 
-// Waits for a kept-alive connection's next request in a poll, which needs no buffer, and lends
-// the connection's buffers to the server meanwhile: an idle connection costs its frames and little
-// else (nginx frees its buffers the same way; Go keeps 4 KiB), and a connection that wakes takes
-// buffers that another one lent, so a busy server allocates nothing. Idle memory: 7.5 KB -> 2.9 KB
-// a connection (bench/http.sh). The poll costs ~700 user-space instructions a request (callgrind)
-// but no CPU time measurable under wrk: a recv on an empty socket arms the same wait in the kernel.
-task<result<std::size_t>> server_conn::fill_idle(std::stop_token stop, time_point deadline) {
-  if (begin_ == end_ && out_.empty() && !sending_) {
-    begin_ = end_ = 0;
-    st_->lend(in_, out_, sending_buf_, initial_buffer);
-    auto ready = co_await poll(conn_.native_handle(), POLLIN | POLLRDHUP, stop, deadline);
-    st_->borrow(in_, out_, sending_buf_, initial_buffer);
-    if (!ready) co_return ready.error();
-  }
-  co_return co_await fill(std::move(stop), deadline);
-}
-
 bool server_conn::complete_head_buffered() const noexcept {
   std::string_view rest = buffered();
   return rest.find("\r\n\r\n") != std::string_view::npos;
@@ -166,41 +278,19 @@ bool server_conn::complete_head_buffered() const noexcept {
 
 // Reads and parses the next request's head. False: the connection is done (closed, timed out,
 // or answered with an error).
-task<bool> server_conn::read_head() {
+task<bool> server_conn::read_head(time_point start) {
   parser_.reset();
-  bool first_byte_seen = begin_ < end_;
-  // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
-  // for the first byte, then gives the head read_header_timeout.
-  duration idle =
-      server_->idle_timeout > duration::zero() ? server_->idle_timeout : server_->read_timeout;
-  duration header = server_->read_header_timeout > duration::zero() ? server_->read_header_timeout
-                                                                    : server_->read_timeout;
-  time_point start = clock::now();
-  time_point header_deadline = after(header);
-  read_deadline_ = after(server_->read_timeout);
-  if (state_ == conn_state::idle && !first_byte_seen) {
-    auto n = co_await fill_idle(stop_.get_token(), after(idle));
-    if (!n || *n == 0) {
-      // Stopped while idle (graceful shutdown) with a request already on its way: serve it.
-      if (!n && n.error() == ringo::errc::operation_canceled &&
-          !st_->close_source.stop_requested() && bytes_pending(conn_.native_handle())) {
-        close_after_ = true;
-        auto more = co_await fill({}, after(header));
-        if (!more || *more == 0) co_return false;
-      } else {
-        co_return false;
-      }
-    }
-    start = clock::now();
-    header_deadline = after(header);
-    read_deadline_ = after(server_->read_timeout);
-  }
-  (void)start;
+  time_point header_deadline = after_from(start, header_timeout(*server_));
+  read_deadline_ = after_from(start, server_->read_timeout);
+  bool active = false;
   const std::size_t limit = server_->max_header_bytes + 4096;  // Go's slop
   for (;;) {
     // Active from the request's first byte, as in Go: a graceful shutdown then waits for this
     // request instead of closing the connection under a head that is on its way.
-    if (begin_ < end_ && state_ != conn_state::active) set_state(conn_state::active);
+    if (!active && begin_ < end_) {
+      set_state(conn_state::active);
+      active = true;
+    }
     auto step = parser_.feed(buffered());
     begin_ += step.consumed;
     // Checked before the head's end too: a head that crosses the limit and ends within one read
@@ -218,7 +308,7 @@ task<bool> server_conn::read_head() {
       co_await reject(head_error_status(parser_));
       co_return false;
     }
-    auto n = co_await fill(stop_.get_token(), header_deadline);
+    auto n = co_await fill(st_->conn_stop, header_deadline);
     if (!n || *n == 0) co_return false;  // closed, timed out (Go sends nothing), or stopped
   }
   write_deadline_ = after(server_->write_timeout);
@@ -233,17 +323,28 @@ task<void> server_conn::reject(int code) {
 task<void> server_conn::serve_request() {
   const message_parser& p = parser_;
   // Validation (Go's readRequest), before any handler sees the request.
+  if (!p.version_seen) co_return co_await reject(status::bad_request);  // "GET /": Go's 400
   if (p.version_major != 1) co_return co_await reject(status::http_version_not_supported);
-  auto te = p.fields.get("Transfer-Encoding");
+  // One pass finds the fields to check (a lookup each cost a scan); Host without a list.
+  std::optional<std::string_view> te, host, expect;
+  std::size_t hosts = 0;
+  for (const auto& f : p.fields) {
+    switch (f.name.size()) {
+      case 4:
+        if (iequals(f.name, "Host") && hosts++ == 0) host = f.value;
+        break;
+      case 6:
+        if (!expect && iequals(f.name, "Expect")) expect = f.value;
+        break;
+      case 17:
+        if (!te && iequals(f.name, "Transfer-Encoding")) te = f.value;
+        break;
+    }
+  }
   if (te && !iequals(*te, "chunked")) co_return co_await reject(status::not_implemented);
   if (p.error() != HPE_OK) co_return co_await reject(status::bad_request);
-  std::optional<std::string_view> host;  // the Host field, found without allocating a list
-  std::size_t hosts = 0;
-  for (const auto& f : p.fields)
-    if (iequals(f.name, "Host") && hosts++ == 0) host = f.value;
   if (hosts > 1 || (p.version_minor >= 1 && !host) || (host && !valid_host(*host)))
     co_return co_await reject(status::bad_request);
-  auto expect = p.fields.get("Expect");
   expect_continue_ = false;
   if (expect) {
     if (!iequals(*expect, "100-continue") || p.version_minor < 1)
@@ -251,13 +352,15 @@ task<void> server_conn::serve_request() {
     expect_continue_ = true;
   }
 
-  req_.emplace();
-  request& r = *req_;
+  reset_request();
+  request& r = req_;
   r.method = p.method;
   r.target = p.url;
   r.version_minor = p.version_minor;
-  r.header = p.fields;
-  r.host = host ? std::string(*host) : std::string();
+  r.host = host ? std::string_view(*host) : std::string_view();
+  // The parser's fields become the request's (no copy); the parser gets the last request's
+  // vector, and both keep their capacity. Nothing reads the head's fields after this.
+  std::swap(r.header, parser_.fields);
   r.chunked = p.chunked();
   if (p.has_content_length()) r.content_length = p.content_length();
   r.remote_address = remote_;
@@ -265,35 +368,62 @@ task<void> server_conn::serve_request() {
   bool empty_body = !p.chunked() && (!p.has_content_length() || p.content_length() == 0);
   body_.reset(empty_body);  // the parser is reset before the next head, so it needs no more
   is_head_ = r.method == "HEAD";
-  close_after_ = !p.keep_alive() || st_->shutting_down;
+  close_after_ = close_after_ || !p.keep_alive() || st_->shutting_down;
   broken_ = bad_body_ = false;
   body_buf_.clear();  // out_ may still hold responses to earlier pipelined requests
   has_declared_length_ = false;
   handler_suspended_ = watching_ = false;
   answers_queued_ = !out_.empty();
-  writer_.emplace(*this);
 
-  {
-    scope req_scope(stop_.get_token());
-    req_scope_ = &req_scope;
-    r.stop = req_scope.get_token();
-    co_await run_handler();
+  arm_request_stop();
+  r.stop = req_stop_.get_token();
+  co_await run_handler();
+  if (req_scope_) {  // the handler suspended: the watcher and queued answers ran beside it
     co_await stop_watching();
-    co_await req_scope.join();
-    req_scope_ = nullptr;
+    co_await req_scope_->join();
+    req_scope_.reset();
   }
   if (!hijacked_) co_await finish_request();
-  writer_.reset();
-  req_.reset();
+  r.stop = {};
+}
+
+// The request's stop source is kept from one request to the next while nothing stopped it, and so
+// is its link to the server's forced shutdown: a source and a scope made for each request cost
+// ~300 instructions (callgrind), for a handler that usually never looks at its token. The scope
+// for the work beside a handler (the watcher, queued answers) is made when the handler suspends.
+void server_conn::arm_request_stop() {
+  if (!req_stop_.stop_requested() && req_link_ && link_token_ == st_->conn_stop) return;
+  req_link_.reset();
+  if (req_stop_.stop_requested() || !req_stop_.stop_possible()) req_stop_ = std::stop_source();
+  link_token_ = st_->conn_stop;
+  req_link_.emplace(link_token_, forward_stop{&req_stop_});
+}
+
+// Clears the request and the writer for the next request, keeping what they allocated.
+void server_conn::reset_request() {
+  request& r = req_;
+  r.header.clear();
+  r.content_length.reset();
+  r.chunked = false;
+  r.stop = {};
+  r.body = nullptr;
+  r.pattern.clear();
+  r.path_values.clear();
+  response_writer& w = writer_;
+  w.header_.clear();
+  w.status_ = 0;
+  w.header_sent_ = w.chunked_ = w.hijacked_ = false;
+  w.body_bytes_ = 0;
 }
 
 task<void> server_conn::run_handler() {
   std::exception_ptr failure;
   try {
     if (server_->handler) {
-      task<void> t = server_->handler(*writer_, *req_);
+      task<void> t = server_->handler(writer_, req_);
       co_await run_watched{std::move(t).operator co_await(), this, [](server_conn* c) {
                              c->handler_suspended_ = true;
+                             c->req_scope_.emplace(c->req_stop_.get_token());
                              c->maybe_watch();
                              c->flush_queued_answers();
                            }};
@@ -315,12 +445,12 @@ task<void> server_conn::run_handler() {
   // With the head already out a 500 is impossible, and ending the body properly ("0\r\n\r\n",
   // or bytes still queued) would make a cut response look complete: drop what is queued and
   // close, so the client sees an aborted response (Go: the panic closes the connection).
-  if (writer_->header_sent_) broken_ = true;
-  if (!writer_->header_sent_ && !hijacked_) {
-    writer_->header_.clear();
-    writer_->status_ = 0;
+  if (writer_.header_sent_) broken_ = true;
+  if (!writer_.header_sent_ && !hijacked_) {
+    writer_.header_.clear();
+    writer_.status_ = 0;
     body_buf_.clear();
-    writer_->write_header(status::internal_server_error);
+    writer_.write_header(status::internal_server_error);
     append_body("500 Internal Server Error\n");
   }
 }
@@ -333,6 +463,9 @@ void server_conn::maybe_watch() {
   req_scope_->spawn(watch_disconnect(watch_stop_.get_token()));
 }
 
+// A FIN stops the request but not the response, as in Go (its background read's EOF cancels the
+// request's context; writes go on): a client that half-closed after its request still reads the
+// whole answer, and the connection closes after it. An error or a hang-up (RST) breaks it.
 task<void> server_conn::watch_disconnect(std::stop_token stop) {
   auto ready = co_await poll(conn_.native_handle(), POLLRDHUP, std::move(stop));
   watching_ = false;
@@ -340,9 +473,9 @@ task<void> server_conn::watch_disconnect(std::stop_token stop) {
   if (!ready) co_return;  // the request is over: stopped on purpose
   bool hard_error = (*ready & (POLLERR | POLLHUP)) != 0;
   if (!hard_error && bytes_pending(conn_.native_handle())) co_return;  // pipelined, then FIN
-  broken_ = true;
+  if (hard_error) broken_ = true;
   close_after_ = true;
-  if (req_scope_) req_scope_->request_stop();
+  req_stop_.request_stop();
 }
 
 task<void> server_conn::stop_watching() {
@@ -352,59 +485,77 @@ task<void> server_conn::stop_watching() {
 }
 
 bool server_conn::body_allowed() const noexcept {
-  int code = writer_->status_ ? writer_->status_ : status::ok;
+  int code = writer_.status_ ? writer_.status_ : status::ok;
   return !is_head_ && status_allows_body(code);
 }
 
 void server_conn::commit_header(bool final) {
-  response_writer& w = *writer_;
+  response_writer& w = writer_;
   int code = w.status_ ? w.status_ : status::ok;
-  out_ += "HTTP/1.1 ";
-  append_number(out_, static_cast<std::uint64_t>(code));
-  out_ += ' ';
-  out_ += reason_phrase(code);
-  out_ += "\r\n";
+  if (code == status::ok) {
+    out_ += "HTTP/1.1 200 OK\r\n";
+  } else {
+    out_ += "HTTP/1.1 ";
+    append_number(out_, static_cast<std::uint64_t>(code));
+    out_ += ' ';
+    out_ += reason_phrase(code);
+    out_ += "\r\n";
+  }
+  // One pass over the fields finds the few the framing depends on (a lookup each cost a scan).
+  bool has_date = false;
+  bool conn_close = false;
+  const std::string* length = nullptr;
   for (const auto& f : w.header_) {
     out_ += f.name;
     out_ += ": ";
     out_ += f.value;
     out_ += "\r\n";
+    switch (f.name.size()) {
+      case 4:
+        has_date = has_date || iequals(f.name, "Date");
+        break;
+      case 10:
+        conn_close = conn_close || (iequals(f.name, "Connection") && has_close_token(f.value));
+        break;
+      case 14:
+        if (!length && iequals(f.name, "Content-Length")) length = &f.value;
+        break;
+    }
   }
-  if (!w.header_.contains("Date")) {
+  if (!has_date) {
     out_ += "Date: ";
     out_ += st_->http_date();
     out_ += "\r\n";
   }
   bool body_ok = status_allows_body(code);
-  if (auto cl = w.header_.get("Content-Length")) {
+  if (length) {
     has_declared_length_ = true;
-    declared_length_ = std::strtoull(std::string(*cl).c_str(), nullptr, 10);
+    declared_length_ = std::strtoull(length->c_str(), nullptr, 10);
   } else if (body_ok && final && (!is_head_ || !body_buf_.empty())) {
     out_ += "Content-Length: ";
     append_number(out_, body_buf_.size());
     out_ += "\r\n";
   } else if (body_ok && !final && !is_head_) {
-    if (req_->version_minor >= 1) {
+    if (req_.version_minor >= 1) {
       out_ += "Transfer-Encoding: chunked\r\n";
       w.chunked_ = true;
     } else {
       close_after_ = true;  // HTTP/1.0: the body ends when the connection does
     }
   }
-  if (w.header_.has_token("Connection", "close")) close_after_ = true;
-  if (close_after_ && !w.header_.has_token("Connection", "close")) out_ += "Connection: close\r\n";
-  if (!close_after_ && req_->version_minor == 0) out_ += "Connection: keep-alive\r\n";
+  if (conn_close) close_after_ = true;
+  if (close_after_ && !conn_close) out_ += "Connection: close\r\n";
+  if (!close_after_ && req_.version_minor == 0) out_ += "Connection: keep-alive\r\n";
   out_ += "\r\n";
   w.header_sent_ = true;
   if (!body_buf_.empty()) {
-    std::string held = std::move(body_buf_);
+    if (!is_head_) append_body(body_buf_);  // (header_sent_: straight to out_)
     body_buf_.clear();
-    if (!is_head_) append_body(held);
   }
 }
 
 void server_conn::append_body(const_buffer data) {
-  response_writer& w = *writer_;
+  response_writer& w = writer_;
   if (data.size == 0) return;
   if (!w.header_sent_) {
     body_buf_.append(static_cast<const char*>(data.data), data.size);
@@ -437,18 +588,26 @@ task<result<void>> server_conn::send_out() {
   while (sending_) (void)co_await send_done_.wait();
   if (out_.empty()) co_return result<void>{};
   if (broken_) co_return make_error_code(std::errc::broken_pipe);
-  std::stop_token stop = req_scope_ ? req_scope_->get_token() : stop_.get_token();
+  // Not the request's token: a client that half-closed still gets its answer (watch_disconnect).
+  // A client that left for good makes the write fail, and only a forced shutdown cancels it.
+  const std::stop_token& stop = st_->conn_stop;
   sending_ = true;
   send_done_.reset();
   out_.swap(sending_buf_);
-  auto n = co_await conn_.write_all(sending_buf_, stop, write_deadline_);
+  // The loop of conn::write_all, without its coroutine frame (this runs once per response).
+  result<std::size_t> n = std::size_t{0};
+  for (std::size_t done = 0; done < sending_buf_.size();) {
+    n = co_await conn_.write(const_buffer(sending_buf_).subspan(done), stop, write_deadline_);
+    if (!n) break;
+    done += *n;
+  }
   sending_buf_.clear();
   sending_ = false;
   send_done_.set();
   if (!n) {
     broken_ = true;  // a write error also cancels the handler (seed 003)
     close_after_ = true;
-    if (req_scope_) req_scope_->request_stop();
+    req_stop_.request_stop();
     co_return n.error();
   }
   co_return result<void>{};
@@ -458,7 +617,7 @@ task<bool> server_conn::discard_body() {
   char scratch[8192];
   std::size_t discarded = 0;
   while (!body_.done()) {
-    auto n = co_await body_.read(scratch, stop_.get_token());
+    auto n = co_await body_.read(scratch, st_->conn_stop);
     if (!n) co_return false;
     discarded += *n;
     if (discarded > max_discard) co_return false;
@@ -467,7 +626,7 @@ task<bool> server_conn::discard_body() {
 }
 
 task<void> server_conn::finish_request() {
-  response_writer& w = *writer_;
+  response_writer& w = writer_;
   if (!body_.done()) {
     // The handler left body unread. With 100-continue pending the client may never send it;
     // otherwise read away a little (Go: 256 KiB) to keep the connection, else close it.
@@ -525,10 +684,10 @@ task<void> server_conn::close_write_and_wait() {
 task<result<std::size_t>> server_conn::body::read(mutable_buffer buf, std::stop_token stop) {
   server_conn& c = *c_;
   if (done_) co_return std::size_t{0};
-  if (!stop.stop_possible() && c.req_) stop = c.req_->stop;
+  if (!stop.stop_possible()) stop = c.req_.stop;
   if (c.expect_continue_) {
     c.expect_continue_ = false;
-    if (!c.writer_->header_sent_) {
+    if (!c.writer_.header_sent_) {
       c.out_ += "HTTP/1.1 100 Continue\r\n\r\n";
       if (auto sent = co_await c.send_out(); !sent) co_return sent.error();
     }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <ctime>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <utility>
@@ -17,12 +18,17 @@ class server_conn;
 }
 
 struct server::state {
+  explicit state(server& s);
+  ~state();
+  server* srv;
   std::stop_source close_source;  // close(): every connection stops
   std::stop_source accept_stop;   // shutdown() or close(): no more accepts
+  std::stop_source idle_stop;     // shutdown() or close(): idle connections close
   bool shutting_down = false;
   bool serving = false;
   event serve_done{true};
-  std::vector<detail::server_conn*> conns;  // open, not hijacked
+  std::size_t open_conns = 0;  // not hijacked
+  std::stop_token conn_stop;   // while serving: stops every connection's work (forced)
 
   // The Date header, formatted once a second.
   std::string date;
@@ -31,34 +37,14 @@ struct server::state {
 
   void log(const server& s, std::string_view message) const;
 
-  // Buffers that idle connections lent (server_conn::fill_idle), for the next one that wakes. At
-  // most spare_limit of each are kept, and only input buffers of the usual size.
+  // The heavy part of a connection (parser, buffers, request, writer) is lent to a connection from
+  // a request's first byte until it is idle again (detail::serve_connection; after a short grace on
+  // one that keeps coming back), and kept here in between for the next one: a busy server
+  // allocates none, and an idle connection holds none. At most spare_limit are kept.
   static constexpr std::size_t spare_limit = 128;
-  std::vector<std::vector<char>> spare_input;
-  std::vector<std::string> spare_output;
-  void lend(std::vector<char>& in, std::string& out, std::string& out2, std::size_t size) {
-    if (in.size() == size && spare_input.size() < spare_limit) spare_input.push_back(std::move(in));
-    std::vector<char>().swap(in);
-    for (std::string* s : {&out, &out2}) {
-      if (s->capacity() > std::string().capacity() && spare_output.size() < spare_limit)
-        spare_output.push_back(std::move(*s));
-      std::string().swap(*s);
-    }
-  }
-  void borrow(std::vector<char>& in, std::string& out, std::string& out2, std::size_t size) {
-    if (!spare_input.empty() && spare_input.back().size() == size) {
-      in.swap(spare_input.back());
-      spare_input.pop_back();
-    } else {
-      in.resize(size);
-    }
-    for (std::string* s : {&out, &out2}) {
-      if (spare_output.empty()) break;
-      s->swap(spare_output.back());
-      s->clear();
-      spare_output.pop_back();
-    }
-  }
+  std::vector<std::unique_ptr<detail::server_conn>> spare_conns;
+  std::unique_ptr<detail::server_conn> take_conn();
+  void give_back(std::unique_ptr<detail::server_conn> c) noexcept;
 };
 
 }  // namespace ringo::http

@@ -51,8 +51,11 @@ std::vector<bad_case> bad_heads() {
       {"not HTTP at all", "GARBAGE\r\n\r\n", 400},
       {"no method", " / HTTP/1.1\r\n" + host + "\r\n", 400},
       {"lower-case version token", "GET / http/1.1\r\n" + host + "\r\n", 400},
-      // llhttp reads a request line without a version as HTTP/0.9 (Go: 400, malformed).
-      {"no version", "GET /\r\n" + host + "\r\n", 505},
+      // llhttp reads a request line without a version as HTTP/0.9; Go: 400, malformed (an explicit
+      // "HTTP/0.9" is a version it does not speak: 505, below).
+      {"no version", "GET /\r\n" + host + "\r\n", 400},
+      {"no version and no header", "GET /\r\n\r\n", 400},
+      {"no version after an empty line", "\r\nGET /x\r\n\r\n", 400},
       {"space in a header name", "GET / HTTP/1.1\r\n" + host + "Bad Name: v\r\n\r\n", 400},
       // Go #34540 (CVE-2019-16276): accepted and normalised, this smuggles behind proxies.
       {"space before the colon", "GET / HTTP/1.1\r\n" + host + "X-Foo : bar\r\n\r\n", 400},
@@ -83,11 +86,12 @@ std::vector<bad_case> bad_heads() {
        "POST / HTTP/1.1\r\n" + host +
            "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
        400},
-      // Go 1.15: more than one Transfer-Encoding field is refused.
+      // Go 1.15: more than one Transfer-Encoding field is refused, as a coding it does not
+      // implement ("too many transfer encodings", 501).
       {"two Transfer-Encoding fields",
        "POST / HTTP/1.1\r\n" + host +
            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-       400},
+       501},
       // Go's readRequest: unknown codings are 501 Not Implemented.
       {"Transfer-Encoding gzip", "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip\r\n\r\n",
        501},
@@ -95,9 +99,9 @@ std::vector<bad_case> bad_heads() {
        "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: identity\r\n\r\n", 501},
       {"Transfer-Encoding gzip, chunked",
        "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
-      // llhttp refuses a coding after chunked inside the field (Go: 501, unknown coding).
+      // llhttp's strict mode refuses a coding after chunked; Go: 501, an unsupported coding.
       {"Transfer-Encoding chunked, gzip",
-       "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400},
+       "POST / HTTP/1.1\r\n" + host + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 501},
       {"HTTP/2.0 without the preface", "GET / HTTP/2.0\r\n" + host + "\r\n", 505},
       {"HTTP/3.0", "GET / HTTP/3.0\r\n" + host + "\r\n", 505},
       {"HTTP/0.9 with a version", "GET / HTTP/0.9\r\n" + host + "\r\n", 505},

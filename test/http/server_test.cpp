@@ -151,6 +151,33 @@ TEST_F(ServerStop, AQuickHandlerAnswersAClientThatHalfClosed) {
   EXPECT_TRUE(c.closed_within(2s));
 }
 
+// A client that half-closes (shutdown(SHUT_WR)) while the handler streams: as in Go, whose
+// background read sees the EOF and cancels the request's context, request::stop fires; but the
+// response is not cut: the handler may finish it, the client reads it whole (the last chunk
+// included), and the connection closes after it.
+TEST_F(ServerStop, AHalfClosedClientStopsTheHandlerAndStillGetsTheWholeResponse) {
+  counter started;
+  std::atomic<bool> stopped{false};
+  http::server srv([&](response_writer& w, request& r) -> task<void> {
+    co_await w.write("first ");
+    co_await w.flush();  // chunked from here on
+    started.bump();
+    if (!co_await sleep_for(5s, r.stop)) stopped = true;
+    co_await w.write("second");
+  });
+  server_thread t(srv);
+  raw_client c(t.port());
+  c.send(get_request("/stream"));
+  ASSERT_TRUE(started.wait_for(1));
+  c.shutdown_write();
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(stopped) << "request::stop did not fire on the client's FIN";
+  EXPECT_TRUE(r->chunked) << r->head;
+  EXPECT_EQ(r->body, "first second") << "the response was cut";
+  EXPECT_TRUE(c.closed_within(2s));
+}
+
 // --- Pipelining: in order, no byte lost, no spurious stop ----------------------------------------
 
 TEST_F(Pipelining, ThreeRequestsInOneWriteAreAnsweredInOrder) {
@@ -980,6 +1007,29 @@ TEST_F(Shutdown, ReturnsAtOnceWithOnlyIdleConnections) {
   EXPECT_LT(ms(steady::now() - begun), 200);
   for (auto& c : idle) EXPECT_TRUE(c.closed_within(1s));
   EXPECT_TRUE(fresh.closed_within(1s));
+}
+
+// Connections that came back for more requests (server_conn::idle_grace: they wait for the
+// next one in a recv with their buffers for a moment) close at once on shutdown() too.
+TEST_F(Shutdown, ClosesConnectionsThatCameBackAtOnce) {
+  http::server srv(echo);
+  server_thread t(srv);
+  std::vector<raw_client> back(5);
+  for (auto& c : back) {
+    c.connect(t.port());
+    c.send(get_request());
+    ASSERT_TRUE(c.read_response());
+  }
+  std::this_thread::sleep_for(20ms);
+  for (auto& c : back) {
+    c.send(get_request());
+    ASSERT_TRUE(c.read_response());
+  }
+  auto begun = steady::now();
+  auto done = t.shutdown();
+  EXPECT_EQ(done.wait_for(1s), std::future_status::ready);
+  EXPECT_LT(ms(steady::now() - begun), 200);
+  for (auto& c : back) EXPECT_TRUE(c.closed_within(1s));
 }
 
 // A connection whose request head is partly in is active, not idle (Go sets StateActive at the

@@ -302,6 +302,41 @@ TEST_F(IdleTimeout, ClosesAKeptAliveConnectionNobodyUses) {
   EXPECT_LT(closed, 1000);
 }
 
+// A connection that came back for another request waits for the next one in a recv with its
+// buffers for a moment (server_conn::idle_grace), then in a poll: the idle timeout still counts
+// from the answer, whichever of the two ends it, and a request in either wait is served.
+TEST_F(IdleTimeout, CountsFromTheAnswerOnAConnectionThatCameBack) {
+  http::server srv(hello);
+  srv.idle_timeout = 150ms;
+  srv.read_timeout = 10s;
+  server_thread t(srv);
+  raw_client c(t.port());
+  for (auto pause : {30ms, 1ms, 30ms}) {  // back after the poll, within the grace, after it
+    c.send(get_request());
+    ASSERT_TRUE(c.read_response());
+    std::this_thread::sleep_for(pause);
+  }
+  c.send(get_request());
+  ASSERT_TRUE(c.read_response());
+  auto start = steady::now();
+  ASSERT_TRUE(c.closed_within(3s)) << "an idle connection was never closed";
+  EXPECT_GE(ms(steady::now() - start), 140);
+  EXPECT_LT(ms(steady::now() - start), 1000);
+}
+
+TEST_F(IdleTimeout, AShortOneEndsTheWaitWithTheBuffersToo) {
+  http::server srv(hello);
+  srv.idle_timeout = 3ms;  // shorter than the grace
+  srv.read_timeout = 10s;
+  server_thread t(srv);
+  raw_client c(t.port());
+  c.send(get_request());
+  ASSERT_TRUE(c.read_response());
+  c.send(get_request());  // within 3 ms: the connection came back
+  ASSERT_TRUE(c.read_response());
+  EXPECT_TRUE(c.closed_within(1s));
+}
+
 TEST_F(IdleTimeout, FallsBackToReadTimeout) {
   http::server srv(hello);
   srv.read_timeout = 150ms;

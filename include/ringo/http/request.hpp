@@ -2,7 +2,8 @@
 //
 // `stop` fires when the client goes away (the connection's background read sees EOF or an error),
 // when a write to the client fails, or when the server is shut down by force: a handler passes it
-// to whatever it awaits and so stops working for nobody.
+// to whatever it awaits and so stops working for nobody. As in Go, a stop on the client's FIN does
+// not cut the response: a client that only half-closed still reads all the handler writes.
 #pragma once
 
 #include <cstdint>
