@@ -308,6 +308,9 @@ task<bool> server_conn::read_head(time_point start) {
       co_await reject(head_error_status(parser_));
       co_return false;
     }
+    // Answers held back for a pipelined request that turned out incomplete (or only the empty
+    // lines llhttp skips: found by server_fuzz) go out before waiting for more input.
+    if (!out_.empty()) (void)co_await send_out();
     auto n = co_await fill(st_->conn_stop, header_deadline);
     if (!n || *n == 0) co_return false;  // closed, timed out (Go sends nothing), or stopped
   }
@@ -465,7 +468,8 @@ void server_conn::maybe_watch() {
 
 // A FIN stops the request but not the response, as in Go (its background read's EOF cancels the
 // request's context; writes go on): a client that half-closed after its request still reads the
-// whole answer, and the connection closes after it. An error or a hang-up (RST) breaks it.
+// whole answer (and answers to requests it pipelined before the FIN), and the connection closes
+// after them. An error or a hang-up (RST) breaks it.
 task<void> server_conn::watch_disconnect(std::stop_token stop) {
   auto ready = co_await poll(conn_.native_handle(), POLLRDHUP, std::move(stop));
   watching_ = false;
@@ -474,7 +478,9 @@ task<void> server_conn::watch_disconnect(std::stop_token stop) {
   bool hard_error = (*ready & (POLLERR | POLLHUP)) != 0;
   if (!hard_error && bytes_pending(conn_.native_handle())) co_return;  // pipelined, then FIN
   if (hard_error) broken_ = true;
-  close_after_ = true;
+  // Requests already buffered came before the FIN: they are answered, as Go answers what its
+  // bufio.Reader holds; the connection closes when it would have to read again.
+  if (hard_error || buffered().empty()) close_after_ = true;
   req_stop_.request_stop();
 }
 

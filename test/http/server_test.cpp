@@ -197,6 +197,18 @@ TEST_F(Pipelining, ThreeRequestsInOneWriteAreAnsweredInOrder) {
   EXPECT_TRUE(c.quiet_for(50ms)) << "nothing more, and the connection stays open";
 }
 
+// Empty lines after a request look like the start of a pipelined one: the answer held back for it
+// must still go out while the server waits for the rest (found by server_fuzz).
+TEST_F(Pipelining, EmptyLinesAfterARequestDoNotHoldItsAnswerBack) {
+  http::server srv(echo);
+  server_thread t(srv);
+  raw_client c(t.port());
+  c.send(get_request("/one") + "\r\n\r\n");
+  auto r = c.read_response(false, 2s);
+  ASSERT_TRUE(r) << "no answer while the connection stays open";
+  EXPECT_EQ(r->body, "GET /one ");
+}
+
 // Go #23921, #18535: a request that arrives while the handler of the previous one waits does not
 // stop that handler, and the background wait loses none of its bytes.
 TEST_F(Pipelining, ARequestBehindASlowHandlerNeitherStopsItNorLosesAByte) {
