@@ -729,7 +729,9 @@ task<result<std::size_t>> server_conn::body::read(mutable_buffer buf, std::stop_
       co_return n.error();
     }
     if (*n == 0) {
-      c.broken_ = c.close_after_ = true;
+      // The client half-closed inside the body: the handler learns it, and may still answer (the
+      // write fails if the client is gone for good), as in Go.
+      c.close_after_ = true;
       co_return make_error_code(net::errc::unexpected_eof);
     }
   }
