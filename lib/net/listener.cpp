@@ -1,10 +1,9 @@
 #include "ringo/net/listener.hpp"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ringo/runtime/operations.hpp"
 #include "ringo/runtime/socket.hpp"
@@ -80,8 +79,10 @@ task<result<conn, op_error>> listener::accept(std::stop_token stop) {
     if (ec == std::errc::connection_aborted) continue;  // the peer gave up while queued
     if (temporary(ec)) {
       backoff = std::min<duration>(backoff == duration{} ? 5ms : backoff * 2, 1s);
-      if (auto slept = co_await sleep_for(backoff, stop); !slept) ec = slept.error();
-      else continue;
+      if (auto slept = co_await sleep_for(backoff, stop); !slept)
+        ec = slept.error();
+      else
+        continue;
     }
     co_return op_error{"accept", network_, "", address_.to_string(), "", ec};
   }

@@ -427,7 +427,7 @@ class raw_client {
   // Reads one response. `head_request`: the request was HEAD (no body whatever the fields say).
   // Fails the test (and returns nullopt) on a malformed response or a timeout.
   std::optional<raw_response> read_response(bool head_request = false,
-                                        std::chrono::milliseconds timeout = 5s) {
+                                            std::chrono::milliseconds timeout = 5s) {
     deadline_ = steady::now() + timeout;
     raw_response r;
     std::size_t end;
