@@ -49,17 +49,19 @@ std::vector<std::string_view> headers::values(std::string_view name) const {
   return out;
 }
 
-bool headers::has_token(std::string_view name, std::string_view token) const noexcept {
-  for (const field& f : fields_) {
-    if (!iequals(f.name, name)) continue;
-    std::string_view rest = f.value;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      if (iequals(trim(rest.substr(0, comma)), token)) return true;
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
+bool list_has_token(std::string_view list, std::string_view token) noexcept {
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
   }
+  return false;
+}
+
+bool headers::has_token(std::string_view name, std::string_view token) const noexcept {
+  for (const field& f : fields_)
+    if (iequals(f.name, name) && list_has_token(f.value, token)) return true;
   return false;
 }
 

@@ -35,7 +35,7 @@ duration header_timeout(const server& s) {
 }
 
 time_point after(duration d) {
-  return d > duration::zero() ? clock::now() + d : no_deadline;
+  return after_from(clock::now(), d);
 }
 
 // Bytes the kernel holds for us beyond what we read: a pipelined request behind a FIN.
@@ -73,20 +73,6 @@ int head_error_status(const message_parser& p) {
     return status::http_version_not_supported;
   if (p.error() == HPE_INVALID_TRANSFER_ENCODING) return status::not_implemented;
   return status::bad_request;
-}
-
-// Whether a Connection value lists "close" (headers::has_token on one field).
-bool has_close_token(std::string_view value) noexcept {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    std::string_view t = value.substr(0, comma);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (iequals(t, "close")) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
 }
 
 // Go's httpguts.ValidHostHeader: the bytes a Host may hold (reg-name, IP literal, port, and the
@@ -521,7 +507,8 @@ void server_conn::commit_header(bool final) {
         has_date = has_date || iequals(f.name, "Date");
         break;
       case 10:
-        conn_close = conn_close || (iequals(f.name, "Connection") && has_close_token(f.value));
+        conn_close =
+            conn_close || (iequals(f.name, "Connection") && list_has_token(f.value, "close"));
         break;
       case 14:
         if (!length && iequals(f.name, "Content-Length")) length = &f.value;

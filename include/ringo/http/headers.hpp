@@ -13,6 +13,8 @@ namespace ringo::http {
 
 // ASCII case-insensitive comparison, as header names and tokens need.
 bool iequals(std::string_view a, std::string_view b) noexcept;
+// Whether a comma-separated list value ("keep-alive, Close") holds `token`, ignoring case.
+bool list_has_token(std::string_view list, std::string_view token) noexcept;
 
 class headers {
  public:
