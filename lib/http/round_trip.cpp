@@ -42,16 +42,21 @@ client_error broken_error(std::string_view op, std::error_code ec) {
           "connection broken: " + std::string(op) + ": " + net::error_text(ec)};
 }
 
-task<result<void>> write_bytes(conn_ptr pc, std::string_view data, std::stop_token stop,
-                               time_point deadline, attempt_info* info) {
+// Writes all of data by the request's deadline; a failure is the attempt's error.
+task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
+                                             std::stop_token stop, time_point deadline,
+                                             attempt_info* info) {
   while (!data.empty()) {
     result<std::size_t> n =
         co_await pc->c.write(const_buffer(data.data(), data.size()), stop, deadline);
-    if (!n) co_return n.error();
+    if (!n) {
+      if (n.error() == errc::timed_out) co_return deadline_error();
+      co_return broken_error("write", n.error());
+    }
     if (*n > 0) info->written = true;
     data.remove_prefix(*n);
   }
-  co_return result<void>{};
+  co_return result<void, client_error>{};
 }
 
 bool method_may_have_body(std::string_view m) {
@@ -100,11 +105,8 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
   std::string& head = pc->head;
   build_head(head, req, o, length, req.source && !length);
   if (body_follows && !req.source) head += req.body;
-  result<void> w = co_await write_bytes(pc, head, stop, req.deadline, info);
-  if (!w) {
-    if (w.error() == errc::timed_out) co_return deadline_error();
-    co_return broken_error("write", w.error());
-  }
+  result<void, client_error> w = co_await write_bytes(pc, head, stop, req.deadline, info);
+  if (!w) co_return w.error();
   if (req.trace && req.trace->wrote_headers) req.trace->wrote_headers();
   co_return result<void, client_error>{};
 }
@@ -113,12 +115,7 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
 // info->body_error.
 task<result<void, client_error>> write_body(conn_ptr pc, const client_request& req,
                                             std::stop_token stop, attempt_info* info) {
-  if (!req.source) {
-    result<void> w = co_await write_bytes(pc, req.body, stop, req.deadline, info);
-    if (!w)
-      co_return w.error() == errc::timed_out ? deadline_error() : broken_error("write", w.error());
-    co_return result<void, client_error>{};
-  }
+  if (!req.source) co_return co_await write_bytes(pc, req.body, stop, req.deadline, info);
   const bool chunked = !req.source->length();
   constexpr std::size_t room = 16384, prefix = 16;  // a chunk-size line fits in the prefix
   auto chunk = std::make_unique_for_overwrite<char[]>(prefix + room + 2);
@@ -140,10 +137,8 @@ task<result<void, client_error>> write_body(conn_ptr pc, const client_request& r
       out = std::string_view(begin, len + *n + 2);
     }
     if (!out.empty()) {
-      result<void> w = co_await write_bytes(pc, out, stop, req.deadline, info);
-      if (!w)
-        co_return w.error() == errc::timed_out ? deadline_error()
-                                               : broken_error("write", w.error());
+      result<void, client_error> w = co_await write_bytes(pc, out, stop, req.deadline, info);
+      if (!w) co_return w.error();
     }
     if (*n == 0) co_return result<void, client_error>{};
   }
