@@ -101,14 +101,8 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
     return e;
   };
   for (int redirects = 0;; ++redirects) {
-    client_request attempt;
-    attempt.method = req.method;
-    attempt.url = req.url;
-    attempt.header = req.header;
-    attempt.body = req.body;
+    client_request attempt = req;
     if (req.source) attempt.source = std::make_shared<lent_source>(req.source);
-    attempt.trace = req.trace;
-    attempt.deadline = req.deadline;
     result<response, client_error> r = co_await transport_->round_trip(std::move(attempt), stop);
     if (!r) co_return fail(r.error());
     redirect_plan plan = plan_redirect(r->status, req, *r);
