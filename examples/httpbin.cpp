@@ -1,6 +1,7 @@
 // httpbin [--listen ADDR] [--idle-timeout MS]: a demo server and a test peer, after httpbin.org.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
-// /delay notices a client that leaves: its sleep takes the request's stop token.
+// /delay notices a client that leaves: its sleep takes the request's stop token. Every answer
+// carries the request's X-Request-Id back, so a client can tell that an answer is its own.
 #include <charconv>
 #include <cstdio>
 #include <signal.h>
@@ -101,7 +102,10 @@ task<int> serve(std::string address, milliseconds idle_timeout) {
   (void)mux.handle("GET /stream/{n}", stream);
   (void)mux.handle("GET /redirect/{n}", redirect);
   (void)mux.handle("POST /echo", echo);
-  http::server server(mux.as_handler());
+  http::server server([&mux](http::response_writer& w, http::request& r) {
+    if (auto id = r.header.get("X-Request-Id")) w.header().set("X-Request-Id", std::string(*id));
+    return mux(w, r);
+  });
   server.idle_timeout = idle_timeout;
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));

@@ -4,6 +4,8 @@
 // llhttp is built in strict mode: no lenient parsing of headers, lengths or chunk framing.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -22,6 +24,9 @@ class message_parser {
     std::size_t consumed;   // bytes of the input used
     std::string_view body;  // with event::body: decoded body bytes (inside the input)
   };
+
+  static constexpr std::size_t max_method = 32;  // longer ones are refused (400)
+  static constexpr std::uint64_t max_content_length = std::uint64_t(INT64_MAX);
 
   explicit message_parser(llhttp_type_t type);
   message_parser(const message_parser&) = delete;
@@ -43,8 +48,9 @@ class message_parser {
   int version_major = 1;
   int version_minor = 1;
   http::headers fields;
-  http::headers trailers;      // after a chunked body, valid from message_done until reset()
-  std::size_t head_bytes = 0;  // bytes of head fed so far (for the size limit)
+  http::headers trailers;         // after a chunked body, valid from message_done until reset()
+  std::size_t head_bytes = 0;     // bytes of head fed so far (for the size limit)
+  std::size_t trailer_bytes = 0;  // bytes of trailer fields so far (for the same limit)
   // The request line named a version: llhttp reads "GET /" as HTTP/0.9, as it reads
   // "GET / HTTP/0.9"; Go answers the first with 400 and the second with 505.
   bool version_seen = false;
@@ -60,6 +66,7 @@ class message_parser {
 
  private:
   static const llhttp_settings_t* settings() noexcept;
+  step feed_unknown_method(std::string_view data, std::size_t token_begin, std::size_t token_end);
   void commit_field();
   static int on_url(llhttp_t* p, const char* at, std::size_t n);
   static int on_status(llhttp_t* p, const char* at, std::size_t n);
@@ -79,6 +86,34 @@ class message_parser {
   bool message_complete_ = false;
   bool skip_body_ = false;
   std::string_view body_;
+  std::string method_override_;  // a method llhttp does not know, parsed as GET (feed())
+  bool method_checked_ = false;  // the request's method has been looked at (feed())
+};
+
+// Go's guard in net/http/internal/chunked.go (chunkedReader, go.dev/issue/64433): framing (chunk
+// sizes, extensions, line ends) far beyond the data it carries would have a reader take input
+// without bound. Each piece of data earns an allowance (Go's: 16 bytes plus twice its length);
+// framing more than max_overhead beyond it makes the body malformed. Trailer fields are not
+// framing: the caller bounds them by its header limit (message_parser::trailer_bytes).
+class framing_guard {
+ public:
+  static constexpr std::size_t max_overhead = 16 << 10;
+
+  // Accounts for one step of the body's parse; false once the framing is too much.
+  // `trailer_bytes` is the parser's count after the step.
+  bool admit(const message_parser::step& s, std::size_t trailer_bytes) noexcept {
+    std::size_t data = s.what == message_parser::event::body ? s.body.size() : 0;
+    std::size_t trailer = trailer_bytes - trailer_seen_;
+    trailer_seen_ = trailer_bytes;
+    overhead_ += s.consumed - std::min(s.consumed, data + trailer);
+    overhead_ -= std::min(overhead_, data == 0 ? 0 : 16 + 2 * data);
+    return overhead_ <= max_overhead;
+  }
+  void reset() noexcept { overhead_ = trailer_seen_ = 0; }
+
+ private:
+  std::size_t overhead_ = 0;
+  std::size_t trailer_seen_ = 0;
 };
 
 }  // namespace ringo::http::detail

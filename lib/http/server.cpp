@@ -1,6 +1,7 @@
 #include "ringo/http/server.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 
 #include "ringo/runtime/scope.hpp"
@@ -54,12 +55,13 @@ std::unique_ptr<detail::server_conn> server::state::take_conn() {
   if (spare_conns.empty()) return std::make_unique<detail::server_conn>(*this);
   std::unique_ptr<detail::server_conn> c = std::move(spare_conns.back());
   spare_conns.pop_back();
+  assert(c->pristine() && "a spare server_conn carries state from its last connection");
   return c;
 }
 
 void server::state::give_back(std::unique_ptr<detail::server_conn> c) noexcept {
   if (spare_conns.size() >= spare_limit) return;
-  c->trim();
+  c->reset();
   spare_conns.push_back(std::move(c));
 }
 

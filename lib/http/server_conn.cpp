@@ -18,9 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t initial_buffer = 4096;
-constexpr std::size_t max_framing_overhead = 16 << 10;  // Go's chunkedReader excess limit
-constexpr std::size_t max_discard = 256 << 10;          // Go's maxPostHandlerReadBytes
-constexpr duration close_wait = 500ms;                  // Go's rstAvoidanceDelay (#3595)
+constexpr std::size_t max_discard = 256 << 10;  // Go's maxPostHandlerReadBytes
+constexpr duration close_wait = 500ms;          // Go's rstAvoidanceDelay (#3595)
 
 time_point after_from(time_point start, duration d) {
   return d > duration::zero() ? start + d : no_deadline;
@@ -176,10 +175,46 @@ task<void> serve_connection(server::state* st, unique_fd fd, std::uint8_t networ
 
 server_conn::server_conn(server::state& st) : server_(st.srv), st_(&st), in_(initial_buffer) {}
 
-void server_conn::trim() noexcept {
+void server_conn::reset() noexcept {
+  conn_ = net::conn();  // (released to serve_connection, or taken by a hijacker, by now)
+  remote_ = net::address();
   if (in_.size() != initial_buffer) std::vector<char>().swap(in_);  // serve() makes a new one
-  for (std::string* s : {&out_, &sending_buf_, &body_buf_})
+  begin_ = end_ = 0;
+  parser_.reset();
+  reset_request();
+  req_.method.clear();
+  req_.target.clear();
+  req_.host.clear();
+  req_.version_minor = 1;
+  req_.remote_address = net::address();
+  body_.reset(true);
+  req_link_.reset();
+  req_stop_ = std::stop_source(std::nostopstate);
+  link_token_ = {};
+  req_scope_.reset();  // (joined by serve_request)
+  read_deadline_ = idle_deadline_ = write_deadline_ = no_deadline;
+  expect_continue_ = close_after_ = broken_ = bad_body_ = hijacked_ = is_head_ = false;
+  sending_ = answers_queued_ = handler_suspended_ = watching_ = false;
+  for (std::string* s : {&out_, &sending_buf_, &body_buf_}) {
+    s->clear();
     if (s->capacity() > out_flush_threshold * 2) std::string().swap(*s);
+  }
+  declared_length_ = 0;
+  has_declared_length_ = false;
+  send_done_.set();
+  watch_stop_ = std::stop_source(std::nostopstate);
+  watch_done_.set();
+}
+
+bool server_conn::pristine() const noexcept {
+  const response_writer& w = writer_;
+  return !conn_ && begin_ == 0 && end_ == 0 && out_.empty() && sending_buf_.empty() &&
+         body_buf_.empty() && !sending_ && send_done_.is_set() && !answers_queued_ &&
+         !expect_continue_ && !close_after_ && !broken_ && !bad_body_ && !hijacked_ &&
+         !handler_suspended_ && !watching_ && watch_done_.is_set() && !req_scope_ && !req_link_ &&
+         !req_stop_.stop_possible() && !has_declared_length_ && body_.done() &&
+         req_.method.empty() && req_.header.empty() && req_.body == nullptr && w.status_ == 0 &&
+         !w.header_sent_ && !w.chunked_ && !w.hijacked_ && w.header_.empty() && w.body_bytes_ == 0;
 }
 
 void server_conn::set_state(conn_state s) {
@@ -315,8 +350,9 @@ task<void> server_conn::serve_request() {
   if (!p.version_seen) co_return co_await reject(status::bad_request);  // "GET /": Go's 400
   if (p.version_major != 1) co_return co_await reject(status::http_version_not_supported);
   // One pass finds the fields to check (a lookup each cost a scan); Host without a list.
-  std::optional<std::string_view> te, host, expect;
-  std::size_t hosts = 0;
+  std::optional<std::string_view> host, expect;
+  std::size_t hosts = 0, te_fields = 0;
+  bool te_chunked = false;
   for (const auto& f : p.fields) {
     switch (f.name.size()) {
       case 4:
@@ -326,11 +362,20 @@ task<void> server_conn::serve_request() {
         if (!expect && iequals(f.name, "Expect")) expect = f.value;
         break;
       case 17:
-        if (!te && iequals(f.name, "Transfer-Encoding")) te = f.value;
+        if (iequals(f.name, "Transfer-Encoding")) {
+          ++te_fields;
+          te_chunked = iequals(f.value, "chunked");
+        }
         break;
     }
   }
-  if (te && !iequals(*te, "chunked")) co_return co_await reject(status::not_implemented);
+  // Go's parseTransferEncoding: one field, "chunked"; any other (a second field, even an empty
+  // one after "chunked", which llhttp frames as chunked) is a coding it does not implement.
+  if (te_fields > 1 || (te_fields == 1 && !te_chunked))
+    co_return co_await reject(status::not_implemented);
+  // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing (an HTTP/1.0
+  // proxy would frame it by Content-Length or the connection's end).
+  if (te_fields > 0 && p.version_minor == 0) co_return co_await reject(status::bad_request);
   if (p.error() != HPE_OK) co_return co_await reject(status::bad_request);
   if (hosts > 1 || (p.version_minor >= 1 && !host) || (host && !valid_host(*host)))
     co_return co_await reject(status::bad_request);
@@ -476,6 +521,12 @@ task<void> server_conn::stop_watching() {
   (void)co_await watch_done_.wait();
 }
 
+bool server_conn::body::remaining_beyond(std::uint64_t limit) const noexcept {
+  const message_parser& p = c_->parser_;
+  // (llhttp counts a Content-Length body down as it hands it out.)
+  return !done_ && !p.chunked() && p.content_length() + pending_.size() > limit;
+}
+
 bool server_conn::body_allowed() const noexcept {
   int code = writer_.status_ ? writer_.status_ : status::ok;
   return !is_head_ && status_allows_body(code);
@@ -580,7 +631,10 @@ task<result<void>> server_conn::send_out() {
   // in flight live in sending_buf_, so out_ takes appends meanwhile.
   while (sending_) (void)co_await send_done_.wait();
   if (out_.empty()) co_return result<void>{};
-  if (broken_) co_return make_error_code(std::errc::broken_pipe);
+  if (broken_) {
+    out_.clear();  // it can never be sent: the connection is done
+    co_return make_error_code(std::errc::broken_pipe);
+  }
   // Not the request's token: a client that half-closed still gets its answer (watch_disconnect).
   // A client that left for good makes the write fail, and only a forced shutdown cancels it.
   const std::stop_token& stop = st_->conn_stop;
@@ -609,6 +663,8 @@ task<result<void>> server_conn::send_out() {
 task<bool> server_conn::discard_body() {
   char scratch[8192];
   std::size_t discarded = 0;
+  // The answer is out: the rest of the body gets no longer than an idle connection would.
+  read_deadline_ = std::min(read_deadline_, after(idle_timeout(*server_)));
   while (!body_.done()) {
     auto n = co_await body_.read(scratch, st_->conn_stop);
     if (!n) co_return false;
@@ -620,11 +676,12 @@ task<bool> server_conn::discard_body() {
 
 task<void> server_conn::finish_request() {
   response_writer& w = writer_;
-  if (!body_.done()) {
-    // The handler left body unread. With 100-continue pending the client may never send it;
-    // otherwise read away a little (Go: 256 KiB) to keep the connection, else close it.
-    if (expect_continue_ || !co_await discard_body()) close_after_ = true;
-  }
+  // A body the handler left unread: its answer goes out first, as Go's and nginx's do (the client
+  // may wait for it before it sends the rest); then the rest is read away within Go's allowance
+  // (server.go, maxPostHandlerReadBytes) to keep the connection. A body known to be longer, or
+  // one the client may never send (its 100 Continue was not sent), closes it instead.
+  const bool unread_body = !body_.done();
+  if (unread_body && (expect_continue_ || body_.remaining_beyond(max_discard))) close_after_ = true;
   if (bad_body_ && !w.header_sent_ && !broken_) {
     // The request turned out malformed in its body (a bare LF in a chunk line, Go #71988): it is
     // answered as a malformed head would be, whatever the handler meant to send.
@@ -638,6 +695,10 @@ task<void> server_conn::finish_request() {
     out_ += "0\r\n\r\n";
   if (has_declared_length_ && body_allowed() && w.body_bytes_ != declared_length_)
     close_after_ = true;
+  if (unread_body && !close_after_) {
+    (void)co_await send_out();
+    if (!co_await discard_body()) close_after_ = true;
+  }
   // Pipelined requests already buffered: answer them before sending, so responses share writes.
   if (close_after_ || !complete_head_buffered()) (void)co_await send_out();
   // Closing with unread input would send RST; without any, a plain close is safe and quicker.
@@ -688,14 +749,11 @@ task<result<std::size_t>> server_conn::body::read(mutable_buffer buf, std::stop_
   while (pending_.empty()) {
     auto step = c.parser_.feed(c.buffered());
     c.begin_ += step.consumed;
-    // Go #64433: chunk extensions (any framing) far beyond the data they carry would have the
-    // server read input without bound, a handler's reads and discard_body's alike. Each piece of
-    // data earns an allowance (Go's: 16 bytes plus twice its length); past 16 KiB of framing
-    // beyond it, the body is malformed.
-    std::size_t data = step.what == message_parser::event::body ? step.body.size() : 0;
-    overhead_ += step.consumed - data;
-    overhead_ -= std::min(overhead_, data == 0 ? 0 : 16 + 2 * data);
-    if (step.what == message_parser::event::error || overhead_ > max_framing_overhead) {
+    // Framing far beyond the data (Go #64433) and trailers past the header limit would have the
+    // server read input without bound, a handler's reads and discard_body's alike.
+    bool bounded = guard_.admit(step, c.parser_.trailer_bytes) &&
+                   c.parser_.trailer_bytes <= c.server_->max_header_bytes;
+    if (step.what == message_parser::event::error || !bounded) {
       // Not an I/O error: the connection can still carry the 400 that finish_request sends if
       // the handler has not started its response (broken_ would forbid any write).
       c.bad_body_ = c.close_after_ = true;

@@ -72,8 +72,14 @@ class server_conn {
   // `returning`: the connection has been idle before and came back (see idle_grace).
   task<outcome> serve(unique_fd& fd, std::uint8_t network, const compact_address& remote,
                       time_point head_start, bool close_after, bool returning);
-  // Lets go of what a long request grew, before this object waits among the spares.
-  void trim() noexcept;
+  // The only way back to the spares (server::state::give_back): clears everything a connection
+  // carried (output queued or in flight, the body buffer, flags, stop sources, the request and
+  // the writer) so that nothing of one connection can reach the next, and lets go of what a long
+  // request grew. An answer left queued for a client that had reset its connection once went
+  // to the next client served with this object.
+  void reset() noexcept;
+  // Whether reset() left nothing behind: checked on every take in debug builds.
+  bool pristine() const noexcept;
   // After outcome::idle: when the idle timeout ends.
   time_point idle_deadline() const noexcept { return idle_deadline_; }
 
@@ -97,15 +103,17 @@ class server_conn {
     void reset(bool empty) noexcept {
       done_ = empty;
       pending_ = {};
-      overhead_ = 0;
+      guard_.reset();
     }
+    // Whether more than `limit` bytes of a body with a known length are still to be read.
+    bool remaining_beyond(std::uint64_t limit) const noexcept;
 
    private:
     friend class server_conn;
     server_conn* c_;
     bool done_ = true;
     std::string_view pending_;  // decoded body bytes not yet handed out (inside c_->in_)
-    std::size_t overhead_ = 0;  // framing read beyond the data's allowance (Go #64433)
+    framing_guard guard_;
   };
 
   // Input.

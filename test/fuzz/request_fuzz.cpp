@@ -201,7 +201,9 @@ outcome parse(std::string_view stream, std::size_t split, std::size_t cap) {
         m.complete = true;
         break;
       }
-      if (step.what == event::need_more && step.consumed < data.size()) {
+      // need_more may leave bytes unconsumed: a request's method is taken whole (feed() waits
+      // for its end), and those bytes stay buffered for the next read.
+      if (step.what == event::need_more && step.consumed > 0 && step.consumed < data.size()) {
         check(++stalls < 1000, "the parser makes no progress");
         continue;
       }

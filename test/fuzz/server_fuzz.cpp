@@ -5,12 +5,19 @@
 //
 // Input: byte 0 picks where the client splits its writes, byte 1 how the handler behaves (read
 // the whole body, a little of it or none; a plain, a declared-length or a streamed (chunked)
-// response; throw), the rest is what the client sends. Invariants: the server neither crashes nor
-// hangs; what it sends parses (llhttp, strict) as a sequence of HTTP/1.1 responses with nothing
-// after the last; it answers no more requests than the input holds, and every request a handler
-// sees is, in order, one the plain parser finds in the input (method, target, and the body when the
-// handler read it all). When every request in the input is well-formed and kept alive, each gets
-// exactly one final response.
+// response; throw), the rest is what the clients send: one connection after another, separated by
+// a 0xFF byte and a byte whose low bit says how the connection before it ends (1: the client
+// closes right after writing, without reading a byte; 0: it half-closes and reads everything).
+// The connections share one server state, so that a spare connection object carrying anything
+// from one connection to the next is found (the server checks each spare it takes in debug
+// builds, and every response names the connection its handler ran for).
+//
+// Invariants: the server neither crashes nor hangs; what it sends on a connection that reads
+// everything parses (llhttp, strict) as a sequence of HTTP/1.1 responses with nothing after the
+// last; it answers no more requests than the input holds, and every request a handler sees is, in
+// order, one the plain parser finds in the connection's input (method, target, and the body when
+// the handler read it all); every response a handler made names its own connection. When every
+// request in the input is well-formed and kept alive, each gets exactly one final response.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -96,10 +103,11 @@ model parse_requests(std::string_view stream) {
             r.method = p.method;
             r.url = p.url;
             auto hosts = p.fields.values("Host");
-            auto te = p.fields.get("Transfer-Encoding");
+            auto te = p.fields.values("Transfer-Encoding");
             r.accepted = p.version_major == 1 && p.version_minor == 1 && hosts.size() == 1 &&
-                         (!te || http::iequals(*te, "chunked")) && !p.fields.contains("Expect") &&
-                         p.keep_alive() && p.fields.get("Connection") == std::nullopt;
+                         (te.empty() || (te.size() == 1 && http::iequals(te.front(), "chunked"))) &&
+                         !p.fields.contains("Expect") && p.keep_alive() &&
+                         p.fields.get("Connection") == std::nullopt;
             for (char c : hosts.empty() ? std::string_view() : hosts.front())
               if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == ':'))
                 r.accepted = false;  // keep the model simple: plain host names only
@@ -124,6 +132,7 @@ struct seen_request {
 struct run_state {
   unsigned mode = 0;
   std::size_t input_size = 0;
+  std::string conn_id;  // the connection being served, named in every response (X-Conn)
   std::vector<seen_request> seen;
 };
 run_state* current = nullptr;
@@ -133,6 +142,7 @@ task<void> handler(http::response_writer& w, http::request& r) {
   check(r.body != nullptr, "a request without a body reader");
   s.seen.push_back({r.method, r.target, {}, false});
   seen_request& seen = s.seen.back();
+  w.header().set("X-Conn", s.conn_id);
   switch (s.mode & 3) {
     case 0: {  // the whole body
       auto body = co_await r.body->read_all(1 << 20);
@@ -205,6 +215,12 @@ task<void> client(int fd, std::string_view stream, std::size_t split, std::strin
   ::close(fd);
 }
 
+// A client that writes its input and leaves without reading a byte.
+task<void> leaving_client(int fd, std::string_view stream, std::size_t split) {
+  co_await write_input(fd, stream, split);
+  ::close(fd);
+}
+
 // Checks what the server sent; returns the number of final responses.
 std::size_t check_responses(std::string_view out, const model& m, bool may_be_cut) {
   message_parser p(HTTP_RESPONSE);
@@ -230,6 +246,8 @@ std::size_t check_responses(std::string_view out, const model& m, bool may_be_cu
         check(p.version_major == 1 && p.version_minor == 1, "a response that is not HTTP/1.1");
         check(p.status >= 100 && p.status <= 599, "a status out of range");
         if (p.status >= 200) ++finals;
+        auto conn = p.fields.get("X-Conn");
+        check(!conn || *conn == current->conn_id, "a response made for another connection");
         error_to_head = p.status >= 400 && p.fields.has_token("Connection", "close") &&
                         finals <= m.methods.size() && m.methods[finals - 1] == "HEAD";
       }
@@ -244,43 +262,79 @@ std::size_t check_responses(std::string_view out, const model& m, bool may_be_cu
   return finals;
 }
 
-}  // namespace
+struct connection_input {
+  std::string_view stream;
+  bool leaves = false;  // the client closes without reading
+};
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  if (size < 2) return 0;
-  std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
-  std::size_t split = data[0] * stream.size() / 255;
-  run_state state;
-  state.mode = data[1];
+std::vector<connection_input> split_connections(std::string_view in) {
+  constexpr std::size_t max_connections = 8;
+  std::vector<connection_input> out;
+  for (;;) {
+    std::size_t sep = in.find('\xff');
+    if (sep == std::string_view::npos || sep + 1 >= in.size() ||
+        out.size() + 1 == max_connections) {
+      out.push_back({in, false});
+      return out;
+    }
+    out.push_back({in.substr(0, sep), (in[sep + 1] & 1) != 0});
+    in.remove_prefix(sep + 2);
+  }
+}
+
+// Serves one connection with the shared server state; checks what a reading client got.
+void serve_one(http::server::state& st, run_state& state, const connection_input& in,
+               std::size_t split_byte) {
+  static io_context ctx;  // one ring for the whole run
+  std::string_view stream = in.stream;
+  std::size_t split = split_byte * stream.size() / 255;
   state.input_size = stream.size();
-  current = &state;
-
+  state.seen.clear();
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
-  static io_context ctx;  // one ring for the whole run
-  http::server srv(handler);
-  srv.error_log = [](std::string_view) {};
-  http::server::state st(srv);
   std::string out;
-  ctx.run(when_all(serve(st, fds[0]), client(fds[1], stream, split, out)));
-  current = nullptr;
-
+  if (in.leaves)
+    ctx.run(when_all(serve(st, fds[0]), leaving_client(fds[1], stream, split)));
+  else
+    ctx.run(when_all(serve(st, fds[0]), client(fds[1], stream, split, out)));
   static const bool verbose = std::getenv("RINGO_FUZZ_VERBOSE") != nullptr;
-  if (verbose) std::fprintf(stderr, "mode %u, server sent:\n%s\n--\n", state.mode, out.c_str());
+  if (verbose)
+    std::fprintf(stderr, "connection %s (mode %u%s), server sent:\n%s\n--\n", state.conn_id.c_str(),
+                 state.mode, in.leaves ? ", client left" : "", out.c_str());
   model m = parse_requests(stream);
-  // The client half-closes once it has sent everything; as in Go, that FIN stops the request's
-  // token but not its response, so only a handler that throws may leave a response cut.
-  bool may_be_cut = (state.mode & 16) != 0;
-  std::size_t finals = check_responses(out, m, may_be_cut);
   check(state.seen.size() <= m.heads, "a handler ran for a request the input does not hold");
-  check(finals <= m.requests.size() + 1, "more responses than requests");
   for (std::size_t i = 0; i < state.seen.size() && i < m.requests.size(); ++i) {
     const seen_request& s = state.seen[i];
     check(s.method == m.requests[i].method, "the handler saw another method");
     check(s.target == m.requests[i].url, "the handler saw another target");
     if (s.body_complete) check(s.body == m.requests[i].body, "the handler saw another body");
   }
+  if (in.leaves) return;  // nothing was read
+  // The client half-closes once it has sent everything; as in Go, that FIN stops the request's
+  // token but not its response, so only a handler that throws may leave a response cut.
+  bool may_be_cut = (state.mode & 16) != 0;
+  std::size_t finals = check_responses(out, m, may_be_cut);
+  check(finals <= m.requests.size() + 1, "more responses than requests");
   if (m.clean && !may_be_cut)
     check(finals == m.requests.size(), "a well-formed request went unanswered");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
+  run_state state;
+  state.mode = data[1];
+  current = &state;
+  http::server srv(handler);
+  srv.error_log = [](std::string_view) {};
+  http::server::state st(srv);  // shared by the connections: its spares go from one to the next
+  std::size_t n = 0;
+  for (const connection_input& in : split_connections(input)) {
+    state.conn_id = std::to_string(n++);
+    serve_one(st, state, in, data[0]);
+  }
+  current = nullptr;
   return 0;
 }

@@ -104,4 +104,88 @@ TEST(MessageParser, UpgradeRequestsWithoutABodyEndAtTheirHead) {
   EXPECT_TRUE(ok);  // the bytes after the head stay unparsed, for the next request or a hijacker
 }
 
+// Feeds `input` one byte at a time as a connection's reads would bring it (the unconsumed bytes
+// stay buffered) until the head is complete or the parser fails.
+event parse_head_bytewise(message_parser& p, std::string_view input) {
+  std::string buffered;
+  for (char c : input) {
+    buffered += c;
+    auto step = p.feed(buffered);
+    buffered.erase(0, step.consumed);
+    if (step.what != event::need_more) return step.what;
+  }
+  return event::need_more;
+}
+
+TEST(MessageParser, HandsOnAMethodLlhttpDoesNotKnowHoweverItsBytesArrive) {
+  // Go passes any token method to the handler; llhttp knows a fixed set.
+  for (std::string_view input :
+       {"FOO /x HTTP/1.1\r\nHost: h\r\n\r\n", "\r\n\r\nFOO /x HTTP/1.1\r\nHost: h\r\n\r\n"}) {
+    message_parser whole(HTTP_REQUEST), bytewise(HTTP_REQUEST);
+    EXPECT_EQ(parse_head(whole, input), event::head_done) << input;
+    EXPECT_EQ(parse_head_bytewise(bytewise, input), event::head_done) << input;
+    for (message_parser* p : {&whole, &bytewise}) {
+      EXPECT_EQ(p->method, "FOO") << input;
+      EXPECT_EQ(p->url, "/x") << input;
+      EXPECT_EQ(p->fields.get("Host"), "h") << input;
+    }
+  }
+  message_parser p(HTTP_REQUEST);
+  ASSERT_EQ(parse_head(p, "GETS / HTTP/1.1\r\nHost: h\r\n\r\n"), event::head_done);
+  EXPECT_EQ(p.method, "GETS");  // a known method's prefix is no help
+  p.reset();
+  ASSERT_EQ(parse_head(p, "GET / HTTP/1.1\r\nHost: h\r\n\r\n"), event::head_done);
+  EXPECT_EQ(p.method, "GET");  // and the next request's is its own
+}
+
+TEST(MessageParser, WaitsForTheWholeMethodButNotForANonToken) {
+  message_parser p(HTTP_REQUEST);
+  EXPECT_EQ(p.feed("PROPFI").what, event::need_more);
+  EXPECT_EQ(p.feed("PROPFI").consumed, 0u);
+  message_parser q(HTTP_REQUEST);
+  EXPECT_EQ(parse_head(q, "G\x01T / HTTP/1.1\r\n\r\n"), event::error);
+  message_parser r(HTTP_REQUEST);
+  EXPECT_EQ(parse_head(r, std::string(40, 'A') + " / HTTP/1.1\r\n\r\n"), event::error);
+}
+
+TEST(MessageParser, TakesAHigherMinorVersionAndLeavesOtherVersionsToTheCaller) {
+  message_parser p(HTTP_REQUEST);
+  ASSERT_EQ(parse_head(p, "GET / HTTP/1.2\r\nHost: h\r\n\r\n"), event::head_done);
+  EXPECT_EQ(p.version_major, 1);
+  EXPECT_EQ(p.version_minor, 2);
+  EXPECT_TRUE(p.keep_alive());
+  message_parser q(HTTP_REQUEST);
+  ASSERT_EQ(parse_head(q, "GET / HTTP/3.0\r\nHost: h\r\n\r\n"), event::head_done);
+  EXPECT_EQ(q.version_major, 3);  // the server answers 505
+}
+
+TEST(MessageParser, RefusesAContentLengthNoBodyCanHave) {
+  message_parser ok(HTTP_REQUEST);
+  EXPECT_EQ(parse_head(ok, "POST / HTTP/1.1\r\nContent-Length: 9223372036854775807\r\n\r\n"),
+            event::head_done);
+  for (std::string_view len : {"9223372036854775808", "18446744073709551615"}) {
+    message_parser p(HTTP_REQUEST);
+    EXPECT_EQ(parse_head(p, "POST / HTTP/1.1\r\nContent-Length: " + std::string(len) + "\r\n\r\n"),
+              event::error)
+        << len;
+    message_parser r(HTTP_RESPONSE);
+    EXPECT_EQ(parse_head(r, "HTTP/1.1 200 OK\r\nContent-Length: " + std::string(len) + "\r\n\r\n"),
+              event::error)
+        << len;
+  }
+}
+
+TEST(MessageParser, CountsTrailerBytesAsTheyArrive) {
+  std::string input = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: ";
+  input += std::string(1000, 'v');
+  message_parser p(HTTP_REQUEST);
+  std::size_t used = 0;
+  ASSERT_EQ(parse_head(p, input, &used), event::head_done);
+  bool ok = false;
+  read_body(p, input, used, &ok);
+  EXPECT_FALSE(ok);                       // the trailer has not ended
+  EXPECT_GE(p.trailer_bytes, 1003u);      // but it is counted: a caller can bound it
+  EXPECT_LT(p.head_bytes, input.size());  // (not as head)
+}
+
 }  // namespace

@@ -870,6 +870,43 @@ TEST_F(UnreadBody, MoreThan256KiBClosesTheConnection) {
   EXPECT_TRUE(c.closed_within(3s));
 }
 
+// The answer does not wait for a body nobody reads (Go and nginx answer at once): a client that
+// sent 5 bytes of a declared 1,000,000 gets it now, and the connection closes after it.
+TEST_F(UnreadBody, TheAnswerGoesOutBeforeTheBodyArrives) {
+  http::server srv([](response_writer& w, request& r) -> task<void> {
+    co_await w.write("ignored " + r.target);
+  });
+  server_thread t(srv);
+  raw_client c(t.port());
+  c.send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nhello");
+  auto start = steady::now();
+  auto r = c.read_response(false, 2s);
+  ASSERT_TRUE(r) << "the answer waited for the body";
+  EXPECT_LT(ms(steady::now() - start), 1000);
+  EXPECT_EQ(r->body, "ignored /");
+  EXPECT_TRUE(r->has_token("Connection", "close")) << r->head;
+  EXPECT_TRUE(c.closed_within(3s));
+}
+
+// Within the allowance the answer goes out at once too, and the connection is kept: the rest of
+// the body, sent after the answer arrived, is read away and the next request served.
+TEST_F(UnreadBody, ASmallBodyStillOnItsWayIsDiscardedAfterTheAnswer) {
+  http::server srv([](response_writer& w, request& r) -> task<void> {
+    co_await w.write("ignored " + r.target);
+  });
+  server_thread t(srv);
+  raw_client c(t.port());
+  c.send("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nhello");
+  auto r = c.read_response(false, 2s);
+  ASSERT_TRUE(r) << "the answer waited for the body";
+  EXPECT_EQ(r->body, "ignored /first");
+  EXPECT_FALSE(r->has_token("Connection", "close")) << r->head;
+  c.send(std::string(995, 'b') + get_request("/next"));
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, "ignored /next") << "the discarded body was not taken for a request";
+}
+
 TEST_F(UnreadBody, AChunkedBodyIsDiscardedToo) {
   http::server srv([](response_writer& w, request& r) -> task<void> {
     co_await w.write("ignored " + r.target);

@@ -100,6 +100,7 @@ TEST_F(ReadHeaderTimeout, StartsAtTheFirstByteOnAKeptAliveConnection) {
 // read_header_timeout 0 falls back to read_timeout (Go).
 TEST_F(ReadHeaderTimeout, FallsBackToReadTimeout) {
   http::server srv(hello);
+  srv.read_header_timeout = {};
   srv.read_timeout = 150ms;
   server_thread t(srv);
   auto start = steady::now();
@@ -108,6 +109,45 @@ TEST_F(ReadHeaderTimeout, FallsBackToReadTimeout) {
   ASSERT_TRUE(closed);
   EXPECT_GE(*closed, 140);
   EXPECT_LT(*closed, 1000);
+}
+
+// Beyond Go, which has no timeout unless one is set (gosec G112): nginx's defaults, so that a
+// client trickling its head or holding an idle connection cannot keep it for ever.
+TEST_F(ReadHeaderTimeout, DefaultsToSixtySecondsAndIdleToSeventyFive) {
+  http::server srv;
+  EXPECT_EQ(srv.read_header_timeout, 60s);
+  EXPECT_EQ(srv.idle_timeout, 75s);
+  EXPECT_EQ(srv.read_timeout, duration::zero());
+  EXPECT_EQ(srv.write_timeout, duration::zero());
+}
+
+// A slowloris client: one byte of head at a time, each well within any per-read timeout. The
+// header deadline (here shortened from its 60 s default) closes it, and the handler never runs.
+TEST_F(ReadHeaderTimeout, ClosesAConnectionTricklingItsHeadAByteAtATime) {
+  std::atomic<int> calls{0};
+  http::server srv([&](response_writer&, request&) -> task<void> {
+    ++calls;
+    co_return;
+  });
+  srv.read_header_timeout = 300ms;
+  srv.idle_timeout = 300ms;
+  server_thread t(srv);
+  auto start = steady::now();
+  raw_client c(t.port());
+  std::string head = endless_head();
+  std::optional<double> closed;
+  for (std::size_t i = 0; i < head.size() && steady::now() - start < 5s; ++i) {
+    c.try_send(head.substr(i, 1));
+    if (c.closed_within(20ms)) {
+      closed = ms(steady::now() - start);
+      break;
+    }
+  }
+  ASSERT_TRUE(closed) << "a head trickled a byte at a time was never cut";
+  EXPECT_GE(*closed, 280);
+  EXPECT_LT(*closed, 2000);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(t.connections(), 0u);
 }
 
 // --- read_timeout --------------------------------------------------------------------------------
@@ -339,6 +379,7 @@ TEST_F(IdleTimeout, AShortOneEndsTheWaitWithTheBuffersToo) {
 
 TEST_F(IdleTimeout, FallsBackToReadTimeout) {
   http::server srv(hello);
+  srv.idle_timeout = {};
   srv.read_timeout = 150ms;
   double closed = idle_close_ms(srv);
   EXPECT_GE(closed, 140);
@@ -359,6 +400,7 @@ TEST_F(IdleTimeout, RestartsAfterEachRequest) {
 
 TEST_F(IdleTimeout, NoneMeansTheConnectionStays) {
   http::server srv(hello);
+  srv.idle_timeout = {};
   server_thread t(srv);
   raw_client c(t.port());
   c.send(get_request());

@@ -35,10 +35,12 @@ std::string_view to_string(conn_state s) noexcept;
 class server {
  public:
   http::handler handler;
-  duration read_timeout{};         // the whole request, body included; 0: none
-  duration read_header_timeout{};  // the head; 0: read_timeout
-  duration write_timeout{};        // the response; 0: none
-  duration idle_timeout{};         // between requests; 0: read_timeout
+  // Timeouts. Go has none by default; a slow client could then hold a connection for ever (gosec
+  // G112), so two default to nginx's (client_header_timeout, keepalive_timeout).
+  duration read_timeout{};                                  // the whole request; 0: none
+  duration read_header_timeout = std::chrono::seconds(60);  // the head; 0: read_timeout
+  duration write_timeout{};                                 // the response; 0: none
+  duration idle_timeout = std::chrono::seconds(75);         // between requests; 0: read_timeout
   std::size_t max_header_bytes = 1 << 20;
   std::function<void(const net::conn&, conn_state)> conn_state_hook;
   std::function<void(std::string_view)> error_log;  // default: stderr
