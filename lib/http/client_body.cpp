@@ -45,6 +45,17 @@ task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token 
     }
     message_parser::step step = pc_->parser.feed(pc_->unread());
     pc_->consume(step.consumed);
+    // The server's own bounds, on this side too: framing far beyond the data (Go #64433) and
+    // trailers past the response header limit would have the client read without bound.
+    const std::size_t trailer_bytes = pc_->parser.trailer_bytes;
+    if (!guard_.admit(step, trailer_bytes)) {
+      fail("connection broken: too much chunk framing for the data");
+      co_return std::error_code(http::errc::malformed);
+    }
+    if (trailer_bytes > s_->options.max_response_header_bytes) {
+      fail("connection broken: response trailers exceeded the header limit");
+      co_return std::error_code(http::errc::header_too_large);
+    }
     switch (step.what) {
       case message_parser::event::body:
         pending_ = step.body;  // inside pc_->buf, which only fill() moves

@@ -32,6 +32,7 @@ class client_body final : public body_reader {
   const client_trace* trace_;
   time_point deadline_;       // the request's
   std::string_view pending_;  // decoded body bytes not yet handed out (inside pc_->buf)
+  framing_guard guard_;
   bool done_ = false;
 };
 

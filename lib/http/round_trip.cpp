@@ -59,6 +59,8 @@ task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
   co_return result<void, client_error>{};
 }
 
+constexpr int max_1xx_responses = 5;
+
 bool method_may_have_body(std::string_view m) {
   return m == "POST" || m == "PUT" || m == "PATCH";
 }
@@ -165,6 +167,7 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
                                          ? clock::now() + o.response_header_timeout
                                          : no_deadline;
   const time_point deadline = std::min({req.deadline, until_continue, header_deadline});
+  int informational = 0;
   for (;;) {
     if (!pc->unread().empty()) {
       if (!info->got_byte) {
@@ -182,6 +185,11 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
       if (step.what == message_parser::event::head_done ||
           (step.what == message_parser::event::message_done && p.head_complete())) {
         if (p.status >= 100 && p.status < 200 && p.status != 101) {
+          // Go's transport.go (max1xxResponses): a server cannot keep a client reading 1xx
+          // responses for ever.
+          if (++informational > max_1xx_responses)
+            co_return client_error{make_error_code(client_errc::malformed_response),
+                                   "net/http: too many 1xx informational responses"};
           const bool is_continue = p.status == 100;
           if (is_continue && req.trace && req.trace->got_100_continue)
             req.trace->got_100_continue();
@@ -299,6 +307,14 @@ task<result<response, client_error>> transport::round_trip(client_request req,
                    (p->has_content_length() && p->content_length() == 0 && !p->chunked());
     if (r.status == 204 || r.status == 304) r.content_length = 0;
     r.header = std::move(p->fields);
+    if (r.status == 101 && !req.header.contains("Upgrade")) {
+      // Nothing asked to switch: the bytes after it are not HTTP, and the caller expects a
+      // response it will not get.
+      s->close_conn(pc, "http: unsolicited 101 Switching Protocols");
+      co_return client_error{make_error_code(client_errc::malformed_response),
+                             "net/http: server sent 101 Switching Protocols without an Upgrade "
+                             "request"};
+    }
     if (r.status == 101) {
       // Switching protocols: the conn and the bytes after the head are the caller's now.
       r.upgraded_bytes = pc->take_unread();
