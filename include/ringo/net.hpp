@@ -7,4 +7,5 @@
 #include <ringo/net/error.hpp>
 #include <ringo/net/listener.hpp>
 #include <ringo/net/resolver.hpp>
+#include <ringo/net/stream.hpp>
 #include <ringo/runtime.hpp>

@@ -65,7 +65,7 @@ TEST_F(Conn, WritesAndReadsAndSeesEndOfStream) {
   run(echo_once());
 }
 
-task<void> writer_in_pieces(const conn* c, std::string text) {
+task<void> writer_in_pieces(conn* c, std::string text) {
   for (char ch : text) {
     auto w = co_await c->write(std::string_view(&ch, 1));
     EXPECT_TRUE(w);
@@ -99,7 +99,7 @@ TEST_F(Conn, ReadFullFillsTheBufferOrReportsUnexpectedEof) {
   run(read_full_across_writes());
 }
 
-task<void> drain(const conn* c, std::size_t* total) {
+task<void> drain(conn* c, std::size_t* total) {
   std::vector<char> buf(1 << 16);
   for (;;) {
     auto r = co_await c->read(buf);

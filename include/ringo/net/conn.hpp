@@ -1,9 +1,10 @@
-// conn: a connected stream socket (Go's net.Conn for TCP and unix).
+// conn: a connected stream socket (Go's net.Conn for TCP and unix), the plain net::stream.
 //
-// Reads and writes are awaitables on the ring; each takes a stop token and a deadline, and the
-// conn's default deadlines (Go's SetDeadline) apply when the call gives none. read() returns 0 at
-// end of stream. A conn owns its descriptor: destroying or close()-ing it closes the socket, which
-// must happen only once no operation on it is in flight (the owner awaits its readers first).
+// Reads and writes are the socket's own operations on the ring (stream::read, write, read_full,
+// write_all); each takes a stop token and a deadline, and the conn's default deadlines (Go's
+// SetDeadline) apply when the call gives none. read() returns 0 at end of stream. A conn owns its
+// descriptor: destroying or close()-ing it closes the socket, which must happen only once no
+// operation on it is in flight (the owner awaits its readers first).
 #pragma once
 
 #include <chrono>
@@ -14,54 +15,43 @@
 
 #include <ringo/net/address.hpp>
 #include <ringo/net/error.hpp>
+#include <ringo/net/stream.hpp>
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/task.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 
 namespace ringo::net {
 
-class conn {
+class conn final : public stream {
  public:
-  conn() = default;
+  conn() noexcept = default;
   // Takes ownership of a connected socket; `network` names it in errors ("tcp", "unix").
   explicit conn(unique_fd fd, std::string network = "tcp");
+  conn(conn&& other) noexcept;
+  conn& operator=(conn&& other) noexcept;
 
-  bool is_open() const noexcept { return bool(fd_); }
-  explicit operator bool() const noexcept { return is_open(); }
+  bool is_open() const noexcept override { return bool(fd_); }
   int native_handle() const noexcept { return fd_.get(); }
-  const std::string& network() const noexcept { return network_; }
-
-  // Up to buf.size bytes; 0 at end of stream.
-  detail::recv_op read(mutable_buffer buf, std::stop_token stop = {},
-                       time_point deadline = no_deadline) const {
-    return recv(fd_.get(), buf, std::move(stop), std::min(deadline, read_deadline_));
-  }
-  // Some bytes of buf (a short write is possible); write_all writes everything.
-  detail::send_op write(const_buffer buf, std::stop_token stop = {},
-                        time_point deadline = no_deadline) const {
-    return send(fd_.get(), buf, std::move(stop), std::min(deadline, write_deadline_));
-  }
-  // Fills buf completely; unexpected_eof if the stream ends first.
-  task<result<std::size_t>> read_full(mutable_buffer buf, std::stop_token stop = {},
-                                      time_point deadline = no_deadline) const;
-  // Writes all of buf; on error, the count written so far is lost with the error.
-  task<result<std::size_t>> write_all(const_buffer buf, std::stop_token stop = {},
-                                      time_point deadline = no_deadline) const;
-
-  // Default deadlines for calls that give none (no_deadline clears them).
-  void set_deadline(time_point t) noexcept { read_deadline_ = write_deadline_ = t; }
-  void set_read_deadline(time_point t) noexcept { read_deadline_ = t; }
-  void set_write_deadline(time_point t) noexcept { write_deadline_ = t; }
+  std::string_view network() const noexcept override { return network_; }
 
   // shutdown(2): SHUT_WR sends FIN after pending data (a half close).
   result<void> shutdown(int how = SHUT_WR) const noexcept;
+  task<result<void>> close_write(std::stop_token stop = {},
+                                 time_point deadline = no_deadline) override;
   // Closes the socket now. Idempotent.
-  void close() noexcept { fd_.reset(); }
+  void close() noexcept override;
   // Gives up ownership of the descriptor.
-  unique_fd release() noexcept { return std::move(fd_); }
+  unique_fd release() noexcept;
 
-  result<address> local_address() const noexcept;
-  result<address> remote_address() const noexcept;
+  // A poll for POLLRDHUP: consumes nothing, so pipelined bytes stay for the next reader; a FIN
+  // with bytes still unread before it is closed_later (FIONREAD).
+  task<result<hangup>> wait_hangup(std::stop_token stop) override;
+  task<result<void>> wait_readable(std::stop_token stop = {},
+                                   time_point deadline = no_deadline) override;
+  bool has_buffered_input() const noexcept override;
+
+  result<address> local_address() const noexcept override;
+  result<address> remote_address() const noexcept override;
   result<void> set_nodelay(bool on = true) const noexcept;
   // SO_KEEPALIVE with `period` as both the idle time and the probe interval (as Go does).
   result<void> set_keepalive(bool on,
@@ -70,8 +60,6 @@ class conn {
  private:
   unique_fd fd_;
   std::string network_ = "tcp";
-  time_point read_deadline_ = no_deadline;
-  time_point write_deadline_ = no_deadline;
 };
 
 }  // namespace ringo::net

@@ -1,0 +1,52 @@
+#include "ringo/net/stream.hpp"
+
+#include "ringo/net/error.hpp"
+
+namespace ringo::net {
+
+stream::stream(stream&& other) noexcept
+    : socket_(std::exchange(other.socket_, -1)),
+      read_deadline_(other.read_deadline_),
+      write_deadline_(other.write_deadline_) {}
+
+stream& stream::operator=(stream&& other) noexcept {
+  socket_ = std::exchange(other.socket_, -1);
+  read_deadline_ = other.read_deadline_;
+  write_deadline_ = other.write_deadline_;
+  return *this;
+}
+
+// Only a stream that is not a socket's own bytes is read through these; one that is never calls
+// them (read() and write() go to the ring directly).
+task<result<std::size_t>> stream::read_some(mutable_buffer, std::stop_token, time_point) {
+  co_return make_error_code(std::errc::operation_not_supported);
+}
+
+task<result<std::size_t>> stream::write_some(const_buffer, std::stop_token, time_point) {
+  co_return make_error_code(std::errc::operation_not_supported);
+}
+
+task<result<std::size_t>> stream::read_full(mutable_buffer buf, std::stop_token stop,
+                                            time_point deadline) {
+  std::size_t done = 0;
+  while (done < buf.size) {
+    auto n = co_await read(buf.subspan(done), stop, deadline);
+    if (!n) co_return n.error();
+    if (*n == 0) co_return make_error_code(errc::unexpected_eof);
+    done += *n;
+  }
+  co_return done;
+}
+
+task<result<std::size_t>> stream::write_all(const_buffer buf, std::stop_token stop,
+                                            time_point deadline) {
+  std::size_t done = 0;
+  while (done < buf.size) {
+    auto n = co_await write(buf.subspan(done), stop, deadline);
+    if (!n) co_return n.error();
+    done += *n;
+  }
+  co_return done;
+}
+
+}  // namespace ringo::net

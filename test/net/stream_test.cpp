@@ -1,0 +1,170 @@
+// stream: the byte-stream seam. A conn seen through it (reads and writes straight to the ring),
+// the watches that read nothing (wait_hangup, wait_readable) with their stops, and a stream that
+// transforms its bytes (here: a rot13 filter over a conn) going through read_some/write_some with
+// the same default deadlines.
+#include <chrono>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <ringo/net.hpp>
+
+#include "net_test.hpp"
+
+namespace ringo::net {
+namespace {
+
+using namespace std::chrono_literals;
+using ringo::test::value_or;
+
+class Stream : public test::RingoTest {};
+
+struct conn_pair {
+  conn client;
+  conn server;
+};
+
+task<conn_pair> connected_pair() {
+  auto l = listen("tcp", "127.0.0.1:0").value();
+  auto c = co_await dial("tcp", l.addr().to_string());
+  auto s = co_await l.accept();
+  co_return conn_pair{std::move(c).value(), std::move(s).value()};
+}
+
+// A stream over another one that rot13s every letter both ways: the shape of a TLS stream.
+class rot13_stream final : public stream {
+ public:
+  explicit rot13_stream(stream& under) : under_(&under) {}
+  task<result<void>> close_write(std::stop_token stop, time_point deadline) override {
+    return under_->close_write(std::move(stop), deadline);
+  }
+  void close() noexcept override { under_->close(); }
+  bool is_open() const noexcept override { return under_->is_open(); }
+  task<result<hangup>> wait_hangup(std::stop_token stop) override {
+    return under_->wait_hangup(std::move(stop));
+  }
+  task<result<void>> wait_readable(std::stop_token stop, time_point deadline) override {
+    return under_->wait_readable(std::move(stop), deadline);
+  }
+  bool has_buffered_input() const noexcept override { return under_->has_buffered_input(); }
+  result<address> local_address() const noexcept override { return under_->local_address(); }
+  result<address> remote_address() const noexcept override { return under_->remote_address(); }
+  std::string_view network() const noexcept override { return "rot13"; }
+  int reads = 0, writes = 0;
+
+ protected:
+  task<result<std::size_t>> read_some(mutable_buffer buf, std::stop_token stop,
+                                      time_point deadline) override {
+    ++reads;
+    auto n = co_await under_->read(buf, std::move(stop), deadline);
+    if (n) rot(static_cast<char*>(buf.data), *n);
+    co_return n;
+  }
+  task<result<std::size_t>> write_some(const_buffer buf, std::stop_token stop,
+                                       time_point deadline) override {
+    ++writes;
+    std::string copy(static_cast<const char*>(buf.data), buf.size);
+    rot(copy.data(), copy.size());
+    co_return co_await under_->write(copy, std::move(stop), deadline);
+  }
+
+ private:
+  static void rot(char* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      char& c = p[i];
+      if (c >= 'a' && c <= 'z') c = char('a' + (c - 'a' + 13) % 26);
+      if (c >= 'A' && c <= 'Z') c = char('A' + (c - 'A' + 13) % 26);
+    }
+  }
+  stream* under_;
+};
+
+TEST_F(Stream, AConnReadAndWrittenThroughTheSeam) {
+  ringo::run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    stream& a = client;
+    stream& b = server;
+    EXPECT_EQ(value_or(co_await a.write_all("hello"), 0u), 5u);
+    char buf[5];
+    EXPECT_EQ(value_or(co_await b.read_full(buf), 0u), 5u);
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    EXPECT_EQ(b.network(), "tcp");
+    EXPECT_TRUE(co_await a.close_write());
+    auto eof = co_await b.read(buf);
+    EXPECT_EQ(value_or(eof, 9u), 0u);
+  }());
+}
+
+TEST_F(Stream, WaitHangupReadsNothingAndTellsAFinAfterDataFromAPlainOne) {
+  ringo::run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    // Bytes do not end the wait; the FIN does, and the bytes before it are still there.
+    scope s;
+    result<hangup> seen = make_error_code(ringo::errc::operation_canceled);
+    s.spawn([](stream* st, result<hangup>* out) -> task<void> {
+      *out = co_await st->wait_hangup({});
+    }(&server, &seen));
+    (void)co_await client.write_all("pipelined");
+    co_await sleep_for(20ms);
+    EXPECT_FALSE(seen) << "bytes ended the wait";
+    (void)client.shutdown(SHUT_WR);
+    co_await s.join();
+    EXPECT_EQ(value_or(seen, hangup::broken), hangup::closed_later);
+    char buf[9];
+    EXPECT_EQ(value_or(co_await server.read_full(buf), 0u), 9u);
+    EXPECT_EQ(value_or(co_await server.wait_hangup({}), hangup::broken), hangup::closed);
+  }());
+}
+
+TEST_F(Stream, WaitHangupSeesAReset) {
+  ringo::run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    ringo::test::set_reset_on_close(client.native_handle());
+    client.close();
+    EXPECT_EQ(value_or(co_await server.wait_hangup({}), hangup::closed), hangup::broken);
+  }());
+}
+
+TEST_F(Stream, TheWatchesStopAndTimeOut) {
+  ringo::run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    std::stop_source stop;
+    scope s;
+    result<hangup> seen = hangup::closed;
+    s.spawn([](stream* st, std::stop_token t, result<hangup>* out) -> task<void> {
+      *out = co_await st->wait_hangup(std::move(t));
+    }(&server, stop.get_token(), &seen));
+    co_await yield();
+    stop.request_stop();
+    co_await s.join();
+    EXPECT_EQ(seen.error(), ringo::errc::operation_canceled);
+    auto quiet = co_await server.wait_readable({}, clock::now() + 20ms);
+    EXPECT_EQ(quiet.error(), ringo::errc::timed_out);
+    (void)co_await client.write_all("x");
+    EXPECT_TRUE(co_await server.wait_readable({}, clock::now() + 2s));
+    EXPECT_TRUE(server.has_buffered_input());
+  }());
+}
+
+TEST_F(Stream, AFilterStreamGoesThroughReadSomeAndWriteSomeWithTheDefaultDeadlines) {
+  ringo::run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    rot13_stream a(client), b(server);
+    EXPECT_EQ(value_or(co_await a.write_all("Hello"), 0u), 5u);
+    char raw[5];
+    EXPECT_EQ(value_or(co_await server.read_full(raw), 0u), 5u);
+    EXPECT_EQ(std::string(raw, 5), "Uryyb");  // what crossed the wire
+    (void)co_await client.write_all("Uryyb");
+    char plain[5];
+    EXPECT_EQ(value_or(co_await b.read_full(plain), 0u), 5u);
+    EXPECT_EQ(std::string(plain, 5), "Hello");
+    EXPECT_GE(b.reads, 1);
+    EXPECT_EQ(a.writes, 1);
+    b.set_read_deadline(clock::now() + 20ms);
+    auto late = co_await b.read(plain);
+    EXPECT_EQ(late.error(), ringo::errc::timed_out);
+  }());
+}
+
+}  // namespace
+}  // namespace ringo::net
