@@ -2,8 +2,10 @@
 // http.Client). CONNS workers on one thread each loop GET URL, read the body to the end (so the
 // conn goes back to the pool) until SECONDS have passed; the pool keeps up to CONNS idle conns.
 //
-//   http_load URL [-c CONNS] [-d SECONDS]
+//   http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]
 //
+// -n stops after REQUESTS requests in all instead of after a time (bench/callgrind.sh counts the
+// instructions of a fixed number of round trips).
 // Prints one line: requests, errors, seconds, requests/s and the process's CPU µs per request
 // (user + system, from getrusage), which is what the benchmark compares.
 #include <chrono>
@@ -33,9 +35,10 @@ double cpu_seconds() {
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
-task<void> worker(http::transport* t, const http::url* u, ringo::time_point until, tally* out) {
+task<void> worker(http::transport* t, const http::url* u, ringo::time_point until,
+                  std::uint64_t limit, tally* out) {
   char sink[16384];
-  while (ringo::clock::now() < until) {
+  while (ringo::clock::now() < until && out->requests + out->errors < limit) {
     http::client_request req;
     req.url = *u;
     auto r = co_await t->round_trip(std::move(req));
@@ -56,7 +59,7 @@ task<void> worker(http::transport* t, const http::url* u, ringo::time_point unti
   }
 }
 
-task<int> load(http::url u, int conns, double seconds) {
+task<int> load(http::url u, int conns, double seconds, std::uint64_t limit) {
   http::transport_options o;
   o.max_idle_conns_per_host = conns;
   o.max_idle_conns = conns;
@@ -68,7 +71,7 @@ task<int> load(http::url u, int conns, double seconds) {
       start + std::chrono::duration_cast<ringo::duration>(std::chrono::duration<double>(seconds));
   {
     ringo::scope workers;
-    for (int i = 0; i < conns; ++i) workers.spawn(worker(&t, &u, until, &total));
+    for (int i = 0; i < conns; ++i) workers.spawn(worker(&t, &u, until, limit, &total));
     co_await workers.join();
   }
   const double elapsed = std::chrono::duration<double>(ringo::clock::now() - start).count();
@@ -89,9 +92,13 @@ int main(int argc, char** argv) {
   std::string target;
   int conns = 64;
   double seconds = 10;
+  std::uint64_t limit = UINT64_MAX;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a == "-c" && i + 1 < argc) {
+    if (a == "-n" && i + 1 < argc) {
+      limit = std::strtoull(argv[++i], nullptr, 10);
+      seconds = 1e6;
+    } else if (a == "-c" && i + 1 < argc) {
       conns = std::atoi(argv[++i]);
     } else if (a == "-d" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
@@ -101,9 +108,9 @@ int main(int argc, char** argv) {
   }
   auto u = http::parse_url(target);
   if (!u || conns <= 0 || seconds <= 0) {
-    std::fprintf(stderr, "usage: http_load URL [-c CONNS] [-d SECONDS]%s%s\n", u ? "" : ": ",
+    std::fprintf(stderr, "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]%s%s\n", u ? "" : ": ",
                  u ? "" : u.error().message().c_str());
     return 2;
   }
-  return ringo::run(load(std::move(*u), conns, seconds));
+  return ringo::run(load(std::move(*u), conns, seconds, limit));
 }

@@ -1,5 +1,5 @@
 // hello_server [--listen ADDR] [--threads N]: "Hello, World!" on GET /; a thread, io_context
-// and SO_REUSEPORT listener per N. Ctrl-C stops it.
+// and SO_REUSEPORT listener per N (the first on the main thread). Ctrl-C stops it.
 #include <signal.h>
 #include <string>
 #include <thread>
@@ -22,6 +22,16 @@ task<void> serve(std::string address, std::stop_token stop) {
   (void)co_await server.serve(listener, stop);
 }
 
+// The first server runs on the main thread beside the wait for Ctrl-C, which stops them all.
+task<void> serve_until_signal(std::string address, std::stop_source* stop) {
+  scope s;
+  s.spawn(serve(address, stop->get_token()));
+  auto signal = wait_for_signal({SIGINT, SIGTERM}, stop->get_token());  // (GCC 12: not inside
+  (void)co_await std::move(signal);                                      // the co_await)
+  stop->request_stop();
+  co_await s.join();
+}
+
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
   int threads = 1;
@@ -32,8 +42,7 @@ int main(int argc, char** argv) {
   (void)block_signals({SIGINT, SIGTERM});  // before the threads start, so they inherit the mask
   std::stop_source stop;
   std::vector<std::jthread> workers;
-  for (int i = 0; i < threads; ++i)
+  for (int i = 1; i < threads; ++i)
     workers.emplace_back([&] { run(serve(address, stop.get_token())); });
-  (void)run(wait_for_signal({SIGINT, SIGTERM}));
-  stop.request_stop();
+  run(serve_until_signal(address, &stop));
 }
