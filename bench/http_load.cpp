@@ -108,8 +108,8 @@ int main(int argc, char** argv) {
   }
   auto u = http::parse_url(target);
   if (!u || conns <= 0 || seconds <= 0) {
-    std::fprintf(stderr, "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]%s%s\n", u ? "" : ": ",
-                 u ? "" : u.error().message().c_str());
+    std::fprintf(stderr, "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]%s%s\n",
+                 u ? "" : ": ", u ? "" : u.error().message().c_str());
     return 2;
   }
   return ringo::run(load(std::move(*u), conns, seconds, limit));

@@ -27,7 +27,7 @@ task<void> serve_until_signal(std::string address, std::stop_source* stop) {
   scope s;
   s.spawn(serve(address, stop->get_token()));
   auto signal = wait_for_signal({SIGINT, SIGTERM}, stop->get_token());  // (GCC 12: not inside
-  (void)co_await std::move(signal);                                      // the co_await)
+  (void)co_await std::move(signal);                                     // the co_await)
   stop->request_stop();
   co_await s.join();
 }

@@ -24,6 +24,8 @@ class http_category_impl final : public std::error_category {
         return "http: request method or response status code does not allow body";
       case errc::header_already_sent:
         return "http: header already sent";
+      case errc::too_much_framing:
+        return "http: chunked encoding contains too much non-data";
     }
     return "http: unknown error";
   }

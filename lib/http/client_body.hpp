@@ -1,5 +1,5 @@
-// client_body: a response body read from its persist_conn. At EOF the conn goes back to the pool
-// (Go's bodyEOFSignal -> tryPutIdleConn); destroyed before EOF it closes the conn.
+// client_body: a response body read from its persist_conn (h1::body_decoder). At EOF the conn goes
+// back to the pool (Go's bodyEOFSignal -> tryPutIdleConn); destroyed before EOF it closes the conn.
 #pragma once
 
 #include <memory>
@@ -7,7 +7,7 @@
 #include <ringo/http/body.hpp>
 #include <ringo/http/transport.hpp>
 
-#include "parser.hpp"
+#include "h1/body_decoder.hpp"
 #include "persist_conn.hpp"
 
 namespace ringo::http::detail {
@@ -30,9 +30,8 @@ class client_body final : public body_reader {
   conn_ptr pc_;
   headers trailers_;  // taken from the parser at the end: the conn may serve another request
   const client_trace* trace_;
-  time_point deadline_;       // the request's
-  std::string_view pending_;  // decoded body bytes not yet handed out (inside pc_->buf)
-  framing_guard guard_;
+  time_point deadline_;  // the request's
+  h1::body_decoder decoder_;
   bool done_ = false;
 };
 

@@ -1,67 +1,115 @@
 #include "ringo/http/response_writer.hpp"
 
+#include <charconv>
+
 #include "ringo/http/error.hpp"
 #include "ringo/http/status.hpp"
-#include "server_conn.hpp"
 
 namespace ringo::http {
 
+void response_writer::start(bool head_request) noexcept {
+  header_.clear();
+  body_buf_.clear();
+  declared_length_.reset();
+  body_bytes_ = 0;
+  status_ = 0;
+  committed_ = hijacked_ = finished_ = false;
+  head_request_ = head_request;
+}
+
 void response_writer::write_header(int code) noexcept {
-  if (status_ == 0 && !header_sent_) status_ = code;
+  if (status_ == 0 && !committed_) status_ = code;
+}
+
+bool response_writer::body_allowed() const noexcept {
+  return !head_request_ && status_allows_body(status_ ? status_ : status::ok);
+}
+
+// Go's chunkWriter.writeHeader: a Content-Length the handler set is kept; a body the handler
+// finished within the first buffer gets one; otherwise the sink frames a body of unknown length.
+void response_writer::commit(bool final) {
+  const int code = status_ ? status_ : status::ok;
+  response_sink::head h{code, header_};
+  h.final = final;
+  if (std::optional<std::string_view> cl = header_.get("Content-Length")) {
+    std::uint64_t n = 0;
+    std::from_chars(cl->data(), cl->data() + cl->size(), n);
+    declared_length_ = n;
+    h.length = n;
+    h.declared = true;
+  } else if (final && status_allows_body(code) && (!head_request_ || !body_buf_.empty())) {
+    // (HEAD: the length a GET would have had, when the handler wrote that body, as in Go.)
+    h.length = body_buf_.size();
+  }
+  committed_ = true;
+  sink_->send_head(h);
+  if (!body_buf_.empty()) {
+    if (!head_request_) sink_->send_body(body_buf_);
+    body_buf_.clear();
+  }
 }
 
 task<write_result> response_writer::write(const_buffer data) {
   if (hijacked_) co_return make_error_code(errc::hijacked);
-  detail::server_conn& c = *conn_;
   if (status_ == 0) status_ = status::ok;
-  if (!c.body_allowed()) {
-    if (!c.is_head_) co_return make_error_code(errc::body_not_allowed);
-    // HEAD: the body is sent never, but what fits the first buffer is held (and dropped by
-    // commit_header) so the head carries the Content-Length a GET would get, as in Go.
-    if (!header_sent_) {
-      c.append_body(data);
-      if (c.body_buf_.size() > detail::server_conn::body_buffer_limit) c.commit_header(false);
+  if (!body_allowed()) {
+    if (!head_request_) co_return make_error_code(errc::body_not_allowed);
+    // HEAD: the body is never sent, but what fits the first buffer is held (and dropped at the
+    // commit) so the head carries the Content-Length a GET would get, as in Go.
+    if (!committed_) {
+      body_buf_.append(static_cast<const char*>(data.data), data.size);
+      if (body_buf_.size() > body_buffer_limit) commit(false);
     }
     co_return write_result{};
   }
   body_bytes_ += data.size;
-  c.append_body(data);
-  if (!header_sent_ && c.body_buf_.size() > detail::server_conn::body_buffer_limit)
-    c.commit_header(false);
-  if (c.out_.size() >= detail::server_conn::out_flush_threshold) co_return co_await c.send_out();
+  if (!committed_) {
+    body_buf_.append(static_cast<const char*>(data.data), data.size);
+    if (body_buf_.size() > body_buffer_limit) commit(false);
+  } else if (data.size > 0) {
+    sink_->send_body(data);
+  }
+  if (sink_->queued() >= flush_threshold) co_return co_await sink_->flush();
   co_return write_result{};
 }
 
 task<write_result> response_writer::flush() {
   if (hijacked_) co_return make_error_code(errc::hijacked);
-  detail::server_conn& c = *conn_;
-  if (!header_sent_) c.commit_header(false);
-  co_return co_await c.send_out();
+  if (!committed_) commit(false);
+  co_return co_await sink_->flush();
 }
 
 task<write_result> response_writer::write_informational(int code) {
-  if (code < 100 || code > 199 || code == 101)
+  if (code < 100 || code > 199 || code == status::switching_protocols)
     co_return make_error_code(std::errc::invalid_argument);
-  if (header_sent_) co_return make_error_code(errc::header_already_sent);
-  detail::server_conn& c = *conn_;
-  c.out_ += "HTTP/1.1 " + std::to_string(code) + " " + std::string(reason_phrase(code)) + "\r\n";
-  for (const auto& f : header_) c.out_ += f.name + ": " + f.value + "\r\n";
-  c.out_ += "\r\n";
-  if (code == status::continue_) c.expect_continue_ = false;  // sent by hand: not owed any more
-  co_return co_await c.send_out();
+  if (hijacked_) co_return make_error_code(errc::hijacked);
+  if (committed_) co_return make_error_code(errc::header_already_sent);
+  co_return co_await sink_->send_informational(code, header_);
 }
 
 task<result<hijacked_conn>> response_writer::hijack() {
   if (hijacked_) co_return make_error_code(errc::hijacked);
-  detail::server_conn& c = *conn_;
-  co_await c.stop_watching();
-  if (auto sent = co_await c.send_out(); !sent) co_return sent.error();
-  hijacked_ = true;
-  c.hijacked_ = true;
-  hijacked_conn out{std::move(c.conn_), std::string(c.buffered())};
-  c.begin_ = c.end_;
-  if (c.server_->conn_state_hook) c.server_->conn_state_hook(out.conn, conn_state::hijacked);
-  co_return out;
+  result<hijacked_conn> h = co_await sink_->hijack();
+  if (h) hijacked_ = true;
+  co_return h;
+}
+
+void response_writer::finish() {
+  if (finished_ || hijacked_) return;
+  finished_ = true;
+  if (!committed_) commit(true);
+  const bool as_declared = !declared_length_ || !body_allowed() || body_bytes_ == *declared_length_;
+  sink_->end_body(as_declared);
+}
+
+bool response_writer::discard() noexcept {
+  if (committed_ || hijacked_) return false;
+  header_.clear();
+  body_buf_.clear();
+  declared_length_.reset();
+  body_bytes_ = 0;
+  status_ = 0;
+  return true;
 }
 
 task<write_result> error(response_writer& w, int code, std::string_view message) {

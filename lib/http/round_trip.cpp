@@ -12,14 +12,15 @@
 #include <ringo/net/error.hpp>
 
 #include "client_body.hpp"
-#include "parser.hpp"
+#include "h1/parser.hpp"
+#include "h1/writer.hpp"
 #include "source_closer.hpp"
 #include "transport_state.hpp"
 
 namespace ringo::http {
 
 using detail::conn_ptr;
-using detail::message_parser;
+using h1::message_parser;
 
 namespace {
 
@@ -48,7 +49,7 @@ task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
                                              attempt_info* info) {
   while (!data.empty()) {
     result<std::size_t> n =
-        co_await pc->c.write(const_buffer(data.data(), data.size()), stop, deadline);
+        co_await pc->stream->write(const_buffer(data.data(), data.size()), stop, deadline);
     if (!n) {
       if (n.error() == errc::timed_out) co_return deadline_error();
       co_return broken_error("write", n.error());
@@ -61,10 +62,6 @@ task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
 
 constexpr int max_1xx_responses = 5;
 
-bool method_may_have_body(std::string_view m) {
-  return m == "POST" || m == "PUT" || m == "PATCH";
-}
-
 bool has_body(const client_request& req) {
   return req.source ? req.source->length() != std::size_t(0) : !req.body.empty();
 }
@@ -72,27 +69,32 @@ bool has_body(const client_request& req) {
 void build_head(std::string& head, const client_request& req, const transport_options& o,
                 std::optional<std::size_t> length, bool chunked) {
   head.clear();
-  head += req.method;
-  head += ' ';
-  head += req.url.target.empty() ? std::string_view("/") : std::string_view(req.url.target);
-  head += " HTTP/1.1\r\nHost: ";
-  std::optional<std::string_view> host = req.header.get("Host");
-  head += host ? std::string(*host) : req.url.host_header();
-  head += "\r\n";
+  h1::append_request_line(head, req.method, req.url.target);
+  if (std::optional<std::string_view> host = req.header.get("Host")) {
+    h1::append_field(head, "Host", *host);
+  } else {  // url::host_header(), written in place
+    const url& u = req.url;
+    const bool v6 = u.host.find(':') != std::string::npos;
+    head += v6 ? "Host: [" : "Host: ";
+    head += u.host;
+    if (v6) head += ']';
+    if (u.port != (u.scheme == "https" ? 443 : 80)) {
+      head += ':';
+      h1::append_decimal(head, u.port);
+    }
+    head += "\r\n";
+  }
   for (const auto& f : req.header) {
     if (iequals(f.name, "Host") || iequals(f.name, "Content-Length") ||
         iequals(f.name, "Transfer-Encoding"))
       continue;
-    head += f.name;
-    head += ": ";
-    head += f.value;
-    head += "\r\n";
+    h1::append_field(head, f.name, f.value);
   }
   if (!req.header.contains("User-Agent")) head += "User-Agent: ringo\r\n";
   if (chunked)
     head += "Transfer-Encoding: chunked\r\n";
-  else if (length && (*length > 0 || method_may_have_body(req.method)))
-    head += "Content-Length: " + std::to_string(*length) + "\r\n";
+  else if (length && (*length > 0 || h1::method_expects_body(req.method)))
+    h1::append_field(head, "Content-Length", *length);
   if (o.disable_keep_alives && !req.header.has_token("Connection", "close"))
     head += "Connection: close\r\n";
   head += "\r\n";
@@ -119,7 +121,7 @@ task<result<void, client_error>> write_body(conn_ptr pc, const client_request& r
                                             std::stop_token stop, attempt_info* info) {
   if (!req.source) co_return co_await write_bytes(pc, req.body, stop, req.deadline, info);
   const bool chunked = !req.source->length();
-  constexpr std::size_t room = 16384, prefix = 16;  // a chunk-size line fits in the prefix
+  constexpr std::size_t room = 16384, prefix = 20;  // a chunk-size line fits in the prefix
   auto chunk = std::make_unique_for_overwrite<char[]>(prefix + room + 2);
   for (;;) {
     result<std::size_t> n =
@@ -132,11 +134,11 @@ task<result<void, client_error>> write_body(conn_ptr pc, const client_request& r
     std::string_view out(chunk.get() + prefix, *n);
     if (chunked) {  // "size\r\n" before the data, "\r\n" after; the last chunk is "0\r\n\r\n"
       char size[prefix];
-      const auto len = std::size_t(std::snprintf(size, sizeof size, "%zx\r\n", *n));
+      const std::size_t len = h1::format_chunk_size(size, *n);
       char* begin = chunk.get() + prefix - len;
       std::memcpy(begin, size, len);
-      std::memcpy(chunk.get() + prefix + *n, "\r\n", 2);
-      out = std::string_view(begin, len + *n + 2);
+      std::memcpy(chunk.get() + prefix + *n, h1::chunk_end.data(), h1::chunk_end.size());
+      out = std::string_view(begin, len + *n + h1::chunk_end.size());
     }
     if (!out.empty()) {
       result<void, client_error> w = co_await write_bytes(pc, out, stop, req.deadline, info);
@@ -169,13 +171,13 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
   const time_point deadline = std::min({req.deadline, until_continue, header_deadline});
   int informational = 0;
   for (;;) {
-    if (!pc->unread().empty()) {
+    if (!pc->in.empty()) {
       if (!info->got_byte) {
         info->got_byte = true;
         if (req.trace && req.trace->got_first_response_byte) req.trace->got_first_response_byte();
       }
-      message_parser::step step = p.feed(pc->unread());
-      pc->consume(step.consumed);
+      message_parser::step step = p.feed(pc->in.unread());
+      pc->in.consume(step.consumed);
       if (step.what == message_parser::event::error)
         co_return client_error{make_error_code(client_errc::malformed_response),
                                std::string("malformed HTTP response: ") + p.error_reason()};
@@ -202,7 +204,8 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
       }
       if (step.what != message_parser::event::need_more) continue;
     }
-    result<std::size_t> n = co_await pc->fill(stop, deadline);
+    // The answer to a request just written: a socket waits for readability before it tries.
+    result<std::size_t> n = co_await pc->in.fill(*pc->stream, stop, deadline, true);
     if (!n) {
       if (n.error() == errc::timed_out) {
         const time_point now = clock::now();
@@ -302,8 +305,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     r.version_minor = p->version_minor;
     r.close = !p->keep_alive();
     if (p->has_content_length()) r.content_length = p->content_length();
-    bool no_body = req.method == "HEAD" || r.status == 204 || r.status == 304 ||
-                   (r.status >= 100 && r.status < 200) ||
+    bool no_body = !h1::response_has_body(req.method, r.status) ||
                    (p->has_content_length() && p->content_length() == 0 && !p->chunked());
     if (r.status == 204 || r.status == 304) r.content_length = 0;
     r.header = std::move(p->fields);
@@ -317,7 +319,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     }
     if (r.status == 101) {
       // Switching protocols: the conn and the bytes after the head are the caller's now.
-      r.upgraded_bytes = pc->take_unread();
+      r.upgraded_bytes = pc->in.take_unread();
       r.upgraded = s->hand_over(pc);
       r.body = std::make_unique<detail::empty_body>();
     } else if (no_body) {

@@ -93,7 +93,7 @@ task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_toke
         if (!c.error().canceled()) outcome = c.error();
         break;
       }
-      conns.spawn(detail::serve_connection(&st, c->release(), detail::network_code(c->network())));
+      conns.spawn(detail::serve_connection(&st, std::move(*c)));
     }
     // Go's Serve closes its listener too. Here it matters more: the multishot accept stays armed
     // in the kernel, so an open listener would keep taking connections nobody serves, and a

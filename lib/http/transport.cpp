@@ -1,8 +1,5 @@
 // The connection pool of the client transport (Go's transport.go: getConn, queueForIdleConn,
 // queueForDial, dialConnFor, decConnsPerHost, tryPutIdleConn) and the idle-connection watcher.
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/operations.hpp>
 
@@ -204,7 +201,8 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
     s->dec_conns_per_host(key);
     co_return;
   }
-  auto pc = std::make_shared<detail::persist_conn>(key, std::move(*dialed));
+  auto pc =
+      std::make_shared<detail::persist_conn>(key, std::make_unique<net::conn>(std::move(*dialed)));
   if (w->waiting() && w->result.try_deliver({pc, {}})) co_return;
   s->put_or_close_idle_conn(pc);
 }
@@ -216,7 +214,7 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
     return client_errc::keep_alives_disabled;
   if (pc->state == detail::persist_conn::where::closed) return client_errc::connection_broken;
   if (closed) return client_errc::close_idle_called;
-  if (!pc->unread().empty()) return client_errc::unsolicited_response;
+  if (!pc->in.empty()) return client_errc::unsolicited_response;
   pc->reused = true;
   host_conns& h = hosts[pc->key];
   while (!h.idle_waiters.empty()) {
@@ -270,15 +268,16 @@ void transport::state::close_conn(const conn_ptr& pc, std::string reason) {
   pc->state = detail::persist_conn::where::closed;
   pc->closed_reason = std::move(reason);
   pc->watch_stop.request_stop();
-  pc->c.close();
-  pc->release_buffer();
+  pc->stream->close();
+  pc->in.release();
   dec_conns_per_host(pc->key);
 }
 
-net::conn transport::state::hand_over(const conn_ptr& pc) {
-  net::conn c = std::move(pc->c);
+std::unique_ptr<net::stream> transport::state::hand_over(const conn_ptr& pc) {
+  std::unique_ptr<net::stream> s = std::move(pc->stream);
+  pc->stream = std::make_unique<net::conn>();  // (closed: close_conn closes nothing more)
   close_conn(pc, "http: connection handed over after 101 Switching Protocols");
-  return c;
+  return s;
 }
 
 void transport::state::close_idle_connections() {
@@ -291,6 +290,10 @@ void transport::state::close_idle_connections() {
 }
 
 // ---- the idle watcher (the idle half of Go's readLoop) -----------------------------------------
+
+namespace {
+constexpr duration peek_wait = std::chrono::milliseconds(100);
+}  // namespace
 
 // Waits for the socket to become readable while the conn sits idle. Anything then closes it: EOF
 // is the server closing an idle conn; a "408" is swallowed (Go #32310); other bytes are
@@ -307,17 +310,21 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
   time_point deadline = s->options.idle_conn_timeout > duration::zero()
                             ? pc->idle_since + s->options.idle_conn_timeout
                             : no_deadline;
-  result<unsigned> ready = co_await poll(pc->c.native_handle(), POLLIN | POLLRDHUP, stop, deadline);
+  result<void> ready = co_await pc->stream->wait_readable(stop, deadline);
   if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
     co_return;
   if (!ready) {
     if (ready.error() == errc::timed_out) s->close_conn(pc, client_errc::idle_conn_timeout);
     co_return;
   }
+  // Whatever is there closes the conn; the first bytes only tell why. They are there already (a
+  // TLS stream may still wait for the rest of a record: not for long).
   char peek[64];
-  ssize_t n = ::recv(pc->c.native_handle(), peek, sizeof peek, MSG_DONTWAIT);
-  std::string_view got(peek, n > 0 ? std::size_t(n) : 0);
-  if (n <= 0 || got.starts_with("HTTP/1.1 408") || got.starts_with("HTTP/1.0 408"))
+  result<std::size_t> n = co_await pc->stream->read(peek, stop, clock::now() + peek_wait);
+  if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
+    co_return;
+  std::string_view got(peek, n ? *n : 0);
+  if (got.empty() || got.starts_with("HTTP/1.1 408") || got.starts_with("HTTP/1.0 408"))
     s->close_conn(pc, client_errc::server_closed_idle);
   else
     s->close_conn(pc, client_errc::unsolicited_response);

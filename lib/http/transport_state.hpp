@@ -53,7 +53,7 @@ struct transport::state {
   void close_conn(const detail::conn_ptr& pc, std::error_code why);
   void close_idle_connections();
   // Takes an active conn out of the pool for good (after 101 Switching Protocols).
-  net::conn hand_over(const detail::conn_ptr& pc);
+  std::unique_ptr<net::stream> hand_over(const detail::conn_ptr& pc);
   void remove_idle(const detail::conn_ptr& pc);
 };
 

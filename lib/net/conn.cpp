@@ -11,31 +11,51 @@
 
 namespace ringo::net {
 
-conn::conn(unique_fd fd, std::string network)
-    : stream(fd.get()), fd_(std::move(fd)), network_(std::move(network)) {}
+namespace {
 
-conn::conn(conn&& other) noexcept
-    : stream(std::move(other)), fd_(std::move(other.fd_)), network_(std::move(other.network_)) {}
+constexpr std::string_view network_names[] = {"tcp", "tcp4", "tcp6", "unix", "unixpacket"};
+
+std::uint8_t network_code(std::string_view network) noexcept {
+  for (std::uint8_t i = 0; i < std::size(network_names); ++i)
+    if (network_names[i] == network) return i;
+  return 0;
+}
+
+}  // namespace
+
+conn::conn(unique_fd fd, std::string_view network) noexcept
+    : stream(fd.release()), network_(network_code(network)) {}
 
 conn& conn::operator=(conn&& other) noexcept {
-  stream::operator=(std::move(other));
-  fd_ = std::move(other.fd_);
-  network_ = std::move(other.network_);
+  if (this != &other) {
+    close();
+    stream::operator=(std::move(other));
+    network_ = other.network_;
+  }
   return *this;
 }
 
+conn::~conn() {
+  close();
+}
+
+std::string_view conn::network() const noexcept {
+  return network_names[network_];
+}
+
 void conn::close() noexcept {
-  fd_.reset();
+  unique_fd(socket()).reset();
   set_socket(-1);
 }
 
 unique_fd conn::release() noexcept {
+  unique_fd fd(socket());
   set_socket(-1);
-  return std::move(fd_);
+  return fd;
 }
 
 result<void> conn::shutdown(int how) const noexcept {
-  if (::shutdown(fd_.get(), how) != 0) return errno_code(errno);
+  if (::shutdown(socket(), how) != 0) return errno_code(errno);
   return {};
 }
 
@@ -44,40 +64,34 @@ task<result<void>> conn::close_write(std::stop_token, time_point) {
 }
 
 task<result<hangup>> conn::wait_hangup(std::stop_token stop) {
-  result<unsigned> ready = co_await poll(fd_.get(), POLLRDHUP, std::move(stop));
+  result<unsigned> ready = co_await poll(socket(), POLLRDHUP, std::move(stop));
   if (!ready) co_return ready.error();
   if (*ready & (POLLERR | POLLHUP)) co_return hangup::broken;
   co_return has_buffered_input() ? hangup::closed_later : hangup::closed;
 }
 
-task<result<void>> conn::wait_readable(std::stop_token stop, time_point deadline) {
-  result<unsigned> ready = co_await poll(fd_.get(), POLLIN | POLLRDHUP, std::move(stop), deadline);
-  if (!ready) co_return ready.error();
-  co_return result<void>{};
-}
-
 bool conn::has_buffered_input() const noexcept {
   int n = 0;
-  return ::ioctl(fd_.get(), FIONREAD, &n) == 0 && n > 0;
+  return ::ioctl(socket(), FIONREAD, &n) == 0 && n > 0;
 }
 
 result<address> conn::local_address() const noexcept {
-  return ringo::local_address(fd_.get());
+  return ringo::local_address(socket());
 }
 
 result<address> conn::remote_address() const noexcept {
-  return peer_address(fd_.get());
+  return peer_address(socket());
 }
 
 result<void> conn::set_nodelay(bool on) const noexcept {
-  return set_option(fd_.get(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+  return set_option(socket(), IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
 }
 
 result<void> conn::set_keepalive(bool on, std::chrono::seconds period) const noexcept {
-  if (auto r = set_option(fd_.get(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); !r || !on) return r;
+  if (auto r = set_option(socket(), SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0); !r || !on) return r;
   int secs = static_cast<int>(std::max<std::chrono::seconds::rep>(period.count(), 1));
-  if (auto r = set_option(fd_.get(), IPPROTO_TCP, TCP_KEEPIDLE, secs); !r) return r;
-  return set_option(fd_.get(), IPPROTO_TCP, TCP_KEEPINTVL, secs);
+  if (auto r = set_option(socket(), IPPROTO_TCP, TCP_KEEPIDLE, secs); !r) return r;
+  return set_option(socket(), IPPROTO_TCP, TCP_KEEPINTVL, secs);
 }
 
 }  // namespace ringo::net

@@ -1,9 +1,8 @@
 #include "ringo/net/dialer.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cerrno>
+#include <sys/socket.h>
 
 #include "ringo/runtime/event.hpp"
 #include "ringo/runtime/operations.hpp"
@@ -35,8 +34,11 @@ std::string source_text(const dialer& d) {
 }
 
 op_error dial_error(const dial_context& ctx, std::string address, std::error_code ec) {
-  return {.op = "dial", .network = ctx.network, .source = source_text(*ctx.d),
-          .address = std::move(address), .err = ec};
+  return {.op = "dial",
+          .network = ctx.network,
+          .source = source_text(*ctx.d),
+          .address = std::move(address),
+          .err = ec};
 }
 
 template <typename F, typename... Args>
@@ -130,8 +132,8 @@ std::vector<op_error> merged_attempts(const dial_result& a, const dial_result& b
   return all;
 }
 
-task<void> primary_racer(const dial_context* ctx, std::vector<address> addrs,
-                         std::stop_token stop, dial_result* out, event* failed, scope* racers) {
+task<void> primary_racer(const dial_context* ctx, std::vector<address> addrs, std::stop_token stop,
+                         dial_result* out, event* failed, scope* racers) {
   *out = co_await dial_serial_impl(ctx, std::move(addrs), std::move(stop));
   if (*out)
     racers->request_stop();
@@ -139,9 +141,9 @@ task<void> primary_racer(const dial_context* ctx, std::vector<address> addrs,
     failed->set();  // hasten the fallback
 }
 
-task<void> fallback_racer(const dial_context* ctx, std::vector<address> addrs,
-                          time_point start_at, std::stop_token stop, dial_result* out,
-                          event* primary_failed, scope* racers) {
+task<void> fallback_racer(const dial_context* ctx, std::vector<address> addrs, time_point start_at,
+                          std::stop_token stop, dial_result* out, event* primary_failed,
+                          scope* racers) {
   // Wait for the head start to pass, or for the primary to fail; a stop ends the race for us.
   auto waited = co_await primary_failed->wait(stop, start_at);
   if (!waited && waited.error() == ringo::errc::operation_canceled) {
@@ -152,14 +154,15 @@ task<void> fallback_racer(const dial_context* ctx, std::vector<address> addrs,
   if (*out) racers->request_stop();
 }
 
-// Go's dialParallel in its structured form (seed 000): both racers are awaited before returning;
-// the primary is preferred, a spare connection is closed; else the primary's error.
+// Go's dialParallel in its structured form (Go commit 23fa2b6): both racers are awaited before
+// returning; the primary is preferred, a spare connection is closed; else the primary's error.
 task<dial_result> dial_parallel_impl(const dial_context* ctx, std::vector<address> primaries,
                                      std::vector<address> fallbacks, std::stop_token stop) {
   if (fallbacks.empty()) co_return co_await dial_serial_impl(ctx, std::move(primaries), stop);
   duration delay = ctx->d->effective_fallback_delay();
   time_point now = clock::now();
-  if (ctx->deadline != no_deadline)  // beyond Go: a short timeout must still leave the fallback time
+  if (ctx->deadline !=
+      no_deadline)  // beyond Go: a short timeout must still leave the fallback time
     delay = std::min(delay, std::max(duration::zero(), (ctx->deadline - now) / 2));
 
   dial_result primary = op_error{};
@@ -168,8 +171,8 @@ task<dial_result> dial_parallel_impl(const dial_context* ctx, std::vector<addres
   scope racers(stop);
   racers.spawn(primary_racer(ctx, std::move(primaries), racers.get_token(), &primary,
                              &primary_failed, &racers));
-  racers.spawn(fallback_racer(ctx, std::move(fallbacks), now + delay, racers.get_token(),
-                              &fallback, &primary_failed, &racers));
+  racers.spawn(fallback_racer(ctx, std::move(fallbacks), now + delay, racers.get_token(), &fallback,
+                              &primary_failed, &racers));
   co_await racers.join();
 
   if (primary) co_return std::move(primary);  // a connected fallback closes as it goes out of scope
@@ -298,7 +301,8 @@ task<dial_result> dial_he2(const dial_context* ctx, std::string host, std::uint1
     if (!answers_usable && s.v4_done) wake = std::min(wake, s.v4_arrived + d.resolution_delay);
     s.changed.reset();
     auto woke = co_await s.changed.wait(stop, wake);
-    if (!woke && (woke.error() == ringo::errc::operation_canceled || clock::now() >= ctx->deadline)) {
+    if (!woke &&
+        (woke.error() == ringo::errc::operation_canceled || clock::now() >= ctx->deadline)) {
       failure = woke.error();
       break;
     }
@@ -383,7 +387,8 @@ result<time_point> partial_deadline(time_point now, time_point deadline,
   if (deadline == no_deadline) return no_deadline;
   duration remaining = deadline - now;
   if (remaining <= duration::zero()) return make_error_code(ringo::errc::timed_out);
-  duration share = remaining / static_cast<duration::rep>(std::max<std::size_t>(addrs_remaining, 1));
+  duration share =
+      remaining / static_cast<duration::rep>(std::max<std::size_t>(addrs_remaining, 1));
   constexpr duration sane_minimum = 2s;  // steal from the end of the list rather than starve all
   if (share < sane_minimum) share = std::min(remaining, sane_minimum);
   return now + share;

@@ -5,9 +5,9 @@
 namespace ringo::net {
 
 stream::stream(stream&& other) noexcept
-    : socket_(std::exchange(other.socket_, -1)),
-      read_deadline_(other.read_deadline_),
-      write_deadline_(other.write_deadline_) {}
+    : read_deadline_(other.read_deadline_),
+      write_deadline_(other.write_deadline_),
+      socket_(std::exchange(other.socket_, -1)) {}
 
 stream& stream::operator=(stream&& other) noexcept {
   socket_ = std::exchange(other.socket_, -1);
@@ -23,6 +23,10 @@ task<result<std::size_t>> stream::read_some(mutable_buffer, std::stop_token, tim
 }
 
 task<result<std::size_t>> stream::write_some(const_buffer, std::stop_token, time_point) {
+  co_return make_error_code(std::errc::operation_not_supported);
+}
+
+task<result<void>> stream::wait_readable_some(std::stop_token, time_point) {
   co_return make_error_code(std::errc::operation_not_supported);
 }
 

@@ -255,6 +255,69 @@ http {{
         cls.tmp.cleanup()
 
 
+class HostileServer:
+    """A raw server on 127.0.0.1 that answers one request with `head`, then `filler` over and
+    over (64 MiB at most) until the client hangs up; `sent` counts what it wrote."""
+
+    def __init__(self, head, filler):
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(1)
+        self.port = self.sock.getsockname()[1]
+        self.sent = 0
+        self.head, self.filler = head, filler
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            block = self.filler * (65536 // len(self.filler))
+            try:
+                conn.sendall(self.head)
+                while self.sent < (64 << 20):
+                    conn.sendall(block)
+                    self.sent += len(block)
+            except OSError:
+                pass  # the client hung up
+
+    def close(self):
+        self.thread.join(10)
+        self.sock.close()
+
+
+class HostileServers(unittest.TestCase):
+    """What a server sends is bounded (the wire layer's body decoder, shared with the server):
+    fetch fails with a clear error after a bounded amount of input."""
+
+    def run_against(self, head, filler):
+        srv = HostileServer(head, filler)
+        try:
+            r = fetch(f"http://127.0.0.1:{srv.port}/", timeout=60)
+        finally:
+            srv.close()
+        return r, srv.sent
+
+    def test_an_endless_chunk_extension(self):
+        r, sent = self.run_against(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;", b"a" * 64)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"chunked encoding contains too much non-data", r.stderr)
+        self.assertLess(sent, 8 << 20, "fetch read on through the extension")
+
+    def test_endless_trailers(self):
+        r, sent = self.run_against(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Big: ",
+            b"v" * 64)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"header too large", r.stderr)
+        self.assertLess(sent, 40 << 20, "fetch read on through the trailer")
+
+
 if __name__ == "__main__":
     FETCH, HTTPBIN = sys.argv[1], sys.argv[2]
     unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -21,13 +21,13 @@
 #include <string_view>
 #include <vector>
 
-#include "parser.hpp"
+#include "h1/parser.hpp"
 #include "ringo/http/headers.hpp"
 
 namespace {
 
 using ringo::http::iequals;
-using ringo::http::detail::message_parser;
+using ringo::http::h1::message_parser;
 using event = message_parser::event;
 
 bool verbose() {
@@ -129,7 +129,8 @@ outcome parse(std::string_view stream, std::size_t split, std::size_t cap) {
     if (delivered == stream.size()) return false;
     std::size_t limit = delivered < split ? split : stream.size();
     std::size_t n = std::min(limit - delivered, cap);
-    // Compact like server_conn::fill; the parser keeps no pointer into the buffer between feeds.
+    // Compact like h1::read_buffer::fill; the parser keeps no pointer into the buffer between
+    // feeds.
     in.erase(0, begin);
     begin = 0;
     in.append(stream.substr(delivered, n));

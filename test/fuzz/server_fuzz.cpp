@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "parser.hpp"
+#include "h1/parser.hpp"
 #include "ringo/http/headers.hpp"
 #include "ringo/http/request.hpp"
 #include "ringo/http/response_writer.hpp"
@@ -44,7 +44,7 @@ namespace {
 
 using namespace ringo;
 using namespace std::chrono_literals;
-using http::detail::message_parser;
+using http::h1::message_parser;
 using event = message_parser::event;
 
 [[noreturn]] void fail(const char* what) {
@@ -184,7 +184,7 @@ task<void> handler(http::response_writer& w, http::request& r) {
 }
 
 task<void> serve(http::server::state& st, int fd) {
-  co_await http::detail::serve_connection(&st, unique_fd(fd), http::detail::network_code("unix"));
+  co_await http::detail::serve_connection(&st, net::conn(unique_fd(fd), "unix"));
 }
 
 task<void> write_input(int fd, std::string_view stream, std::size_t split) {

@@ -1,6 +1,6 @@
 // message_parser (lib/http/parser.hpp) on its own: the checks layered on llhttp's strict mode, each
 // a request_fuzz or server_fuzz finding (test/fuzz/), so that the gcc sanitizer suite keeps them.
-#include "parser.hpp"
+#include "h1/parser.hpp"
 
 #include <string>
 #include <string_view>
@@ -9,7 +9,7 @@
 
 namespace {
 
-using ringo::http::detail::message_parser;
+using ringo::http::h1::message_parser;
 using event = message_parser::event;
 
 // Feeds `input` until the head is complete or the parser fails; returns the last event.

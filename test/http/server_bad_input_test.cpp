@@ -237,7 +237,8 @@ TEST_F(BadBody, ABrokenChunkedBodyIsRefusedWhenTheHandlerReadsIt) {
     auto body = co_await r.body->read_all();
     if (!body) {
       ++read_errors;
-      EXPECT_EQ(body.error(), errc::malformed) << body.error().message();
+      EXPECT_TRUE(body.error() == errc::malformed || body.error() == errc::header_too_large)
+          << body.error().message();
       co_return;
     }
     co_await w.write("read " + *body);

@@ -151,8 +151,8 @@ TEST_F(Curl, SeesErrorStatuses) {
   EXPECT_EQ(r.out, "404\n204\n503\n");
 }
 
-// The seed's point, with a real client: curl gives up after 200 ms, and the handler's stop token
-// fires at once rather than when its 5 s sleep ends.
+// Go commit 5c70d51's point, with a real client: curl gives up after 200 ms, and the handler's stop
+// token fires at once rather than when its 5 s sleep ends.
 TEST_F(Curl, AClientThatGivesUpStopsTheHandler) {
   auto curl = curl_path();
   if (curl.empty()) GTEST_SKIP() << "curl is not installed (test/run installs it)";

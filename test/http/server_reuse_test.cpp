@@ -43,7 +43,7 @@ struct routes {
       co_await w.write("{\"account\": \"first\", \"token\": \"s3cr3t\"}");
     } else if (path == "/hijack") {
       auto h = co_await w.hijack();
-      if (h) (void)co_await h->conn.write_all("raw bytes from a hijacker\r\n");
+      if (h) (void)co_await h->conn->write_all("raw bytes from a hijacker\r\n");
     }
     if (!path.starts_with("/own/")) finished.bump();
   }

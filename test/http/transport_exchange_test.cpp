@@ -175,7 +175,7 @@ TEST_F(TransportExchangeTest, SwitchingProtocolsHandsTheConnOver) {
     if (!r) co_return;
     EXPECT_EQ(r->status, 101);
     EXPECT_EQ(r->upgraded_bytes, "hi");
-    EXPECT_TRUE(r->upgraded.has_value());
+    EXPECT_TRUE(r->upgraded != nullptr);
     EXPECT_EQ(t->conns_per_host(parse_url(u)->authority()), 0u);  // the transport forgot it
     EXPECT_EQ(t->idle_count(), 0u);
     if (!r->upgraded) co_return;
@@ -360,7 +360,7 @@ TEST_F(TransportExchangeTest, DialEventsReachTheRequestThatStartedTheDial) {
   EXPECT_EQ(events, (std::vector<std::string>{"connect " + addr, "connected"}));
 }
 
-// put_idle_conn reports why a conn was not pooled (seed 002's tryPutIdleConn reasons).
+// put_idle_conn reports why a conn was not pooled (Go commit d89e46d's tryPutIdleConn reasons).
 TEST_F(TransportExchangeTest, PutIdleConnReportsTheReason) {
   struct row {
     const char* name;

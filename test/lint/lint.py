@@ -3,7 +3,9 @@
   lint.py ROOT   fails when a lower layer includes a higher one: runtime must not include
                  ringo/net or ringo/http, net must not include ringo/http. It scans each layer's
                  public headers (include/ringo/<layer>/, include/ringo/<layer>.hpp) and its
-                 sources (lib/<layer>/).
+                 sources (lib/<layer>/). And http sees byte streams only (net::stream): none of its
+                 files makes a socket syscall or touches a descriptor, so TLS can go under it and
+                 HTTP/2 beside it.
 """
 
 import os
@@ -18,6 +20,34 @@ SOURCE_EXTS = (".hpp", ".cpp", ".h", ".cc", ".ipp")
 INCLUDE = re.compile(
     r'^\s*#\s*include\s*(?:<ringo/|"(?:\.\./)*(?:ringo/)?)(' + "|".join(LAYERS) + r")[/.]"
 )
+
+
+# What the http layer may not use: descriptors, the headers of socket syscalls, the syscalls
+# themselves, and the runtime's operations on descriptors (a method of the same name is fine).
+HTTP_FORBIDDEN = [
+    (re.compile(r"\bnative_handle\s*\(|\bunique_fd\b"), "a descriptor"),
+    (re.compile(r"#\s*include\s*<(sys/socket|sys/ioctl|poll|unistd|fcntl|sys/uio)\.h>"),
+     "a socket syscall header"),
+    (re.compile(r"(?<![\w>])::(recv|send|recvmsg|sendmsg|read|write|ioctl|poll|close|shutdown|"
+                r"getpeername|getsockname|setsockopt|getsockopt)\s*\("), "a socket syscall"),
+    (re.compile(r"(?<![.>\w])(recv|recv_awaiting|send|sendmsg|writev|poll|shutdown|cancel_fd)"
+                r"\s*\(\s*[\w.>()-]*(fd|handle)\b"), "an operation on a descriptor"),
+]
+
+
+def check_http_streams_only(root):
+    errors = 0
+    for path in layer_files(root, "http"):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                code = line.split("//", 1)[0]
+                for pattern, what in HTTP_FORBIDDEN:
+                    if pattern.search(code):
+                        rel = os.path.relpath(path, root)
+                        print(f"{rel}:{lineno}: http sees byte streams only, not {what}: "
+                              f"{line.strip()}")
+                        errors += 1
+    return errors
 
 
 def layer_files(root, layer):
@@ -44,6 +74,7 @@ def main(root):
                         rel = os.path.relpath(path, root)
                         print(f"{rel}:{lineno}: {layer} must not include {m.group(1)}: {line.strip()}")
                         errors += 1
+    errors += check_http_streams_only(root)
     if errors:
         print(f"{errors} layering violation(s); the layers are {' -> '.join(LAYERS)}")
     return 1 if errors else 0

@@ -1,5 +1,5 @@
-// dialer: Go's dial tests (src/net/dial_test.go as of seeds 001 and 000) ported to loopback, and
-// the items ringo adds beyond Go.
+// dialer: Go's dial tests (src/net/dial_test.go as of Go commits aa25921 and 23fa2b6) ported to
+// loopback, and the items ringo adds beyond Go.
 //
 // Go's slowDst4/slowDst6 (RFC 6890 addresses that a hook keeps hanging) become blackholes: loopback
 // listeners with a full accept queue, whose connects hang until cancelled. Names come from a

@@ -43,9 +43,6 @@ class rot13_stream final : public stream {
   task<result<hangup>> wait_hangup(std::stop_token stop) override {
     return under_->wait_hangup(std::move(stop));
   }
-  task<result<void>> wait_readable(std::stop_token stop, time_point deadline) override {
-    return under_->wait_readable(std::move(stop), deadline);
-  }
   bool has_buffered_input() const noexcept override { return under_->has_buffered_input(); }
   result<address> local_address() const noexcept override { return under_->local_address(); }
   result<address> remote_address() const noexcept override { return under_->remote_address(); }
@@ -59,6 +56,9 @@ class rot13_stream final : public stream {
     auto n = co_await under_->read(buf, std::move(stop), deadline);
     if (n) rot(static_cast<char*>(buf.data), *n);
     co_return n;
+  }
+  task<result<void>> wait_readable_some(std::stop_token stop, time_point deadline) override {
+    co_return co_await under_->wait_readable(std::move(stop), deadline);
   }
   task<result<std::size_t>> write_some(const_buffer buf, std::stop_token stop,
                                        time_point deadline) override {

@@ -13,6 +13,7 @@ enum class errc {
   content_length_mismatch,  // a body longer or shorter than its Content-Length
   body_not_allowed,         // a body write on a response that has none (HEAD, 204, 304)
   header_already_sent,      // too late: the header is on its way
+  too_much_framing,         // chunk framing far beyond its data (Go #64433's guard)
 };
 
 const std::error_category& http_category() noexcept;

@@ -10,7 +10,7 @@
 
 #include <ringo/http/body.hpp>
 #include <ringo/http/headers.hpp>
-#include <ringo/net/conn.hpp>
+#include <ringo/net/stream.hpp>
 
 namespace ringo::http {
 
@@ -25,7 +25,7 @@ struct response {
   std::unique_ptr<body_reader> body;            // never null; empty for no-body responses
   // After 101 Switching Protocols: the connection, now the caller's, and the bytes the server
   // sent after the head. The transport has forgotten it.
-  std::optional<net::conn> upgraded;
+  std::unique_ptr<net::stream> upgraded;
   std::string upgraded_bytes;
 
   // The fields after a chunked body (Go's Response.Trailer): complete once the body is read.

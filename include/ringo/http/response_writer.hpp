@@ -1,27 +1,29 @@
 // response_writer: how a handler answers (Go's http.ResponseWriter + ResponseController).
 //
 // Set header() fields and write_header(code) first, then write() the body. Nothing reaches the
-// socket until the writer's buffer fills, flush() is called, or the handler returns; a body that
+// client until the writer's buffer fills, flush() is called, or the handler returns; a body that
 // the handler finished within the first buffer gets an automatic Content-Length, a longer one is
 // sent chunked (HTTP/1.1) or close-delimited (HTTP/1.0). HEAD responses drop body writes.
 // A failed write stops the request's token.
+//
+// The writer owns the response's state (status, fields, whether the head is committed, the body
+// held back for its length) and writes through a response_sink: the server's HTTP/1 connection,
+// or httptest::response_recorder in a test, so that a handler can be tested without a socket.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <ringo/http/headers.hpp>
-#include <ringo/net/conn.hpp>
+#include <ringo/net/stream.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
 
 namespace ringo::http {
-
-namespace detail {
-class server_conn;
-}
 
 // The outcome of a response write: success, or why the client will not get the bytes. Unlike
 // result<void> it may be ignored: a failed write already stops request::stop, so a handler can
@@ -40,15 +42,50 @@ class write_result {
 };
 
 // A connection taken over by a handler (Go's Hijack): the server forgets it. `buffered` holds
-// bytes the client already sent beyond the current request.
+// bytes the client already sent beyond the current request. The stream is the connection's own
+// (a net::conn, or the TLS stream over it).
 struct hijacked_conn {
-  net::conn conn;
+  std::unique_ptr<net::stream> conn;
   std::string buffered;
+};
+
+// Where a response_writer's response goes: it frames the response for its protocol and sends it.
+// Queueing is synchronous; flush() sends what is queued.
+class response_sink {
+ public:
+  // The head, as the writer decided it.
+  struct head {
+    int status;
+    const http::headers& fields;
+    // The body's length: the handler's Content-Length field (`declared`), or the whole body's
+    // when the handler finished it within the first buffer; none when it is still being written.
+    std::optional<std::uint64_t> length;
+    bool declared = false;
+    bool final = false;  // the handler has returned: nothing more will be written
+  };
+
+  // Queues the head, then the body's bytes (never for HEAD, 1xx, 204 or 304).
+  virtual void send_head(const head& h) = 0;
+  virtual void send_body(const_buffer data) = 0;
+  // The body is complete; `as_declared` is false when it is shorter or longer than its length
+  // (the connection cannot carry another response).
+  virtual void end_body(bool as_declared) = 0;
+  // Bytes queued and not yet sent.
+  virtual std::size_t queued() const noexcept = 0;
+  // Sends what is queued.
+  virtual task<write_result> flush() = 0;
+  // Sends a 1xx response now, with `fields`.
+  virtual task<write_result> send_informational(int code, const headers& fields) = 0;
+  // Hands the connection over (after sending what is queued).
+  virtual task<result<hijacked_conn>> hijack() = 0;
+
+ protected:
+  ~response_sink() = default;
 };
 
 class response_writer {
  public:
-  explicit response_writer(detail::server_conn& c) noexcept : conn_(&c) {}
+  explicit response_writer(response_sink& sink) noexcept : sink_(&sink) {}
   response_writer(const response_writer&) = delete;
   response_writer& operator=(const response_writer&) = delete;
 
@@ -67,18 +104,42 @@ class response_writer {
   task<result<hijacked_conn>> hijack();
 
   int status() const noexcept { return status_; }
-  bool header_written() const noexcept { return header_sent_; }
+  bool header_written() const noexcept { return committed_; }
   std::uint64_t body_bytes() const noexcept { return body_bytes_; }
 
+  // --- For what serves the response (a server connection, a recorder) -----------------------
+
+  // Starts the response to a new request (`head_request`: its method is HEAD); forgets the last
+  // one but keeps what it allocated.
+  void start(bool head_request) noexcept;
+  // The handler returned: commits the head if it has not been (with the body's whole length),
+  // and ends the body. Idempotent.
+  void finish();
+  // Forgets a response whose head is not committed, to answer differently (a 500 for a handler
+  // that threw); false when the head is on its way already.
+  bool discard() noexcept;
+  bool hijacked() const noexcept { return hijacked_; }
+  bool finished() const noexcept { return finished_; }
+
+  // Bytes held back before the head, for an automatic Content-Length.
+  static constexpr std::size_t body_buffer_limit = 4096;
+  // write() sends once this much is queued in the sink.
+  static constexpr std::size_t flush_threshold = 16384;
+
  private:
-  friend class detail::server_conn;
-  detail::server_conn* conn_;
+  bool body_allowed() const noexcept;
+  void commit(bool final);
+
+  response_sink* sink_;
   http::headers header_;
-  int status_ = 0;  // 0: not chosen yet (200)
-  bool header_sent_ = false;
-  bool chunked_ = false;
-  bool hijacked_ = false;
+  std::string body_buf_;  // body written before the head was committed
+  std::optional<std::uint64_t> declared_length_;
   std::uint64_t body_bytes_ = 0;
+  int status_ = 0;  // 0: not chosen yet (200)
+  bool committed_ = false;
+  bool hijacked_ = false;
+  bool head_request_ = false;
+  bool finished_ = false;
 };
 
 // Go's http.Error: a plain-text error response with `code`.

@@ -42,7 +42,7 @@ class server {
   duration write_timeout{};                                 // the response; 0: none
   duration idle_timeout = std::chrono::seconds(75);         // between requests; 0: read_timeout
   std::size_t max_header_bytes = 1 << 20;
-  std::function<void(const net::conn&, conn_state)> conn_state_hook;
+  std::function<void(const net::stream&, conn_state)> conn_state_hook;
   std::function<void(std::string_view)> error_log;  // default: stderr
 
   server();

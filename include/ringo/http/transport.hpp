@@ -30,7 +30,7 @@ enum class client_errc {
   request_body,             // "http: request body read failed"
   malformed_response,       // "malformed HTTP response"
   header_too_large,         // "server response headers exceeded the limit"
-  // Why a conn was not put back in the pool (Go's tryPutIdleConn errors, seed 002).
+  // Why a conn was not put back in the pool (Go's tryPutIdleConn errors, commit d89e46d).
   keep_alives_disabled,    // "http: putIdleConn: keep alives disabled"
   close_idle_called,       // "http: CloseIdleConnections called"
   too_many_idle_for_host,  // "http: putIdleConn: too many idle connections for host"

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -25,14 +26,16 @@ namespace ringo::net {
 class conn final : public stream {
  public:
   conn() noexcept = default;
-  // Takes ownership of a connected socket; `network` names it in errors ("tcp", "unix").
-  explicit conn(unique_fd fd, std::string network = "tcp");
-  conn(conn&& other) noexcept;
+  // Takes ownership of a connected socket; `network` names it in errors: "tcp", "tcp4", "tcp6",
+  // "unix" or "unixpacket" (another name reads as "tcp").
+  explicit conn(unique_fd fd, std::string_view network = "tcp") noexcept;
+  conn(conn&& other) noexcept = default;
   conn& operator=(conn&& other) noexcept;
+  ~conn() override;
 
-  bool is_open() const noexcept override { return bool(fd_); }
-  int native_handle() const noexcept { return fd_.get(); }
-  std::string_view network() const noexcept override { return network_; }
+  bool is_open() const noexcept override { return socket() >= 0; }
+  int native_handle() const noexcept { return socket(); }
+  std::string_view network() const noexcept override;
 
   // shutdown(2): SHUT_WR sends FIN after pending data (a half close).
   result<void> shutdown(int how = SHUT_WR) const noexcept;
@@ -46,8 +49,6 @@ class conn final : public stream {
   // A poll for POLLRDHUP: consumes nothing, so pipelined bytes stay for the next reader; a FIN
   // with bytes still unread before it is closed_later (FIONREAD).
   task<result<hangup>> wait_hangup(std::stop_token stop) override;
-  task<result<void>> wait_readable(std::stop_token stop = {},
-                                   time_point deadline = no_deadline) override;
   bool has_buffered_input() const noexcept override;
 
   result<address> local_address() const noexcept override;
@@ -58,8 +59,9 @@ class conn final : public stream {
                              std::chrono::seconds period = std::chrono::seconds(15)) const noexcept;
 
  private:
-  unique_fd fd_;
-  std::string network_ = "tcp";
+  // The socket is the stream's own (stream::socket()): a conn is 32 bytes, which an idle
+  // server connection keeps in its frame.
+  std::uint8_t network_ = 0;  // index into the known network names
 };
 
 }  // namespace ringo::net

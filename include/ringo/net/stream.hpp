@@ -15,8 +15,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <poll.h>
 #include <stop_token>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 
 #include <ringo/net/address.hpp>
@@ -39,10 +41,11 @@ class stream {
   // The awaitable of read() and write(): the socket operation itself for a socket's own stream,
   // else the stream's read_some() / write_some() task. Await it at once (it refers to the buffer
   // and the stream).
-  template <typename SocketOp>
+  template <typename SocketOp, typename T>
   class io_awaitable;
-  using read_awaitable = io_awaitable<detail::recv_op>;
-  using write_awaitable = io_awaitable<detail::send_op>;
+  using read_awaitable = io_awaitable<detail::recv_op, std::size_t>;
+  using write_awaitable = io_awaitable<detail::send_op, std::size_t>;
+  using wait_awaitable = io_awaitable<detail::poll_op, void>;
 
   virtual ~stream() = default;
   stream(const stream&) = delete;
@@ -79,9 +82,8 @@ class stream {
   // next. A stop ends it with operation_canceled.
   virtual task<result<hangup>> wait_hangup(std::stop_token stop) = 0;
   // Waits, reading nothing, until a read would not block: bytes or the end of the stream are
-  // there (an idle connection's watcher).
-  virtual task<result<void>> wait_readable(std::stop_token stop = {},
-                                           time_point deadline = no_deadline) = 0;
+  // there (an idle connection waiting for its next request).
+  wait_awaitable wait_readable(std::stop_token stop = {}, time_point deadline = no_deadline);
   // Whether bytes are there to read now.
   virtual bool has_buffered_input() const noexcept = 0;
 
@@ -107,39 +109,41 @@ class stream {
                                               time_point deadline);
   virtual task<result<std::size_t>> write_some(const_buffer buf, std::stop_token stop,
                                                time_point deadline);
+  virtual task<result<void>> wait_readable_some(std::stop_token stop, time_point deadline);
+  int socket() const noexcept { return socket_; }
 
  private:
-  int socket_;
   time_point read_deadline_ = no_deadline;
   time_point write_deadline_ = no_deadline;
+  int socket_;
 };
 
-template <typename SocketOp>
+template <typename SocketOp, typename T>
 class stream::io_awaitable {
  public:
   template <typename... Args>
   explicit io_awaitable(std::in_place_index_t<0>, Args&&... args)
       : op_(std::in_place_index<0>, std::forward<Args>(args)...) {}
-  explicit io_awaitable(task<result<std::size_t>> t) : op_(std::in_place_index<1>, std::move(t)) {}
+  explicit io_awaitable(task<result<T>> t) : op_(std::in_place_index<1>, std::move(t)) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     if (op_.index() == 0) return std::get<0>(op_).await_suspend(h);
-    via_task& v = std::get<1>(op_);
-    return std::move(v.t).operator co_await().await_suspend(h);
+    return std::move(std::get<1>(op_)).operator co_await().await_suspend(h);
   }
-  result<std::size_t> await_resume() {
-    if (op_.index() == 0) return std::get<0>(op_).await_resume();
-    via_task& v = std::get<1>(op_);
-    return std::move(v.t).operator co_await().await_resume();
+  result<T> await_resume() {
+    if (op_.index() == 1) return std::move(std::get<1>(op_)).operator co_await().await_resume();
+    auto r = std::get<0>(op_).await_resume();
+    if constexpr (std::is_void_v<T>) {
+      if (!r) return r.error();
+      return {};
+    } else {
+      return r;
+    }
   }
 
  private:
-  struct via_task {
-    explicit via_task(task<result<std::size_t>> tk) : t(std::move(tk)) {}
-    task<result<std::size_t>> t;
-  };
-  std::variant<SocketOp, via_task> op_;
+  std::variant<SocketOp, task<result<T>>> op_;
 };
 
 inline stream::read_awaitable stream::read(mutable_buffer buf, std::stop_token stop,
@@ -165,6 +169,13 @@ inline stream::write_awaitable stream::write(const_buffer buf, std::stop_token s
     return write_awaitable(std::in_place_index<0>, socket_, buf, MSG_NOSIGNAL, std::move(stop),
                            deadline);
   return write_awaitable(write_some(buf, std::move(stop), deadline));
+}
+
+inline stream::wait_awaitable stream::wait_readable(std::stop_token stop, time_point deadline) {
+  if (socket_ >= 0)
+    return wait_awaitable(std::in_place_index<0>, socket_, unsigned(POLLIN | POLLRDHUP),
+                          std::move(stop), deadline);
+  return wait_awaitable(wait_readable_some(std::move(stop), deadline));
 }
 
 }  // namespace ringo::net

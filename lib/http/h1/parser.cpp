@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace ringo::http::detail {
+namespace ringo::http::h1 {
 namespace {
 
 message_parser& self(llhttp_t* p) {
@@ -242,4 +242,4 @@ int message_parser::on_message_complete(llhttp_t* p) {
   return HPE_PAUSED;
 }
 
-}  // namespace ringo::http::detail
+}  // namespace ringo::http::h1

@@ -4,7 +4,6 @@
 // llhttp is built in strict mode: no lenient parsing of headers, lengths or chunk framing.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -14,7 +13,7 @@
 
 #include "ringo/http/headers.hpp"
 
-namespace ringo::http::detail {
+namespace ringo::http::h1 {
 
 class message_parser {
  public:
@@ -90,30 +89,4 @@ class message_parser {
   bool method_checked_ = false;  // the request's method has been looked at (feed())
 };
 
-// Go's guard in net/http/internal/chunked.go (chunkedReader, go.dev/issue/64433): framing (chunk
-// sizes, extensions, line ends) far beyond the data it carries would have a reader take input
-// without bound. Each piece of data earns an allowance (Go's: 16 bytes plus twice its length);
-// framing more than max_overhead beyond it makes the body malformed. Trailer fields are not
-// framing: the caller bounds them by its header limit (message_parser::trailer_bytes).
-class framing_guard {
- public:
-  static constexpr std::size_t max_overhead = 16 << 10;
-
-  // Accounts for one step of the body's parse; false once the framing is too much.
-  // `trailer_bytes` is the parser's count after the step.
-  bool admit(const message_parser::step& s, std::size_t trailer_bytes) noexcept {
-    std::size_t data = s.what == message_parser::event::body ? s.body.size() : 0;
-    std::size_t trailer = trailer_bytes - trailer_seen_;
-    trailer_seen_ = trailer_bytes;
-    overhead_ += s.consumed - std::min(s.consumed, data + trailer);
-    overhead_ -= std::min(overhead_, data == 0 ? 0 : 16 + 2 * data);
-    return overhead_ <= max_overhead;
-  }
-  void reset() noexcept { overhead_ = trailer_seen_ = 0; }
-
- private:
-  std::size_t overhead_ = 0;
-  std::size_t trailer_seen_ = 0;
-};
-
-}  // namespace ringo::http::detail
+}  // namespace ringo::http::h1
