@@ -298,7 +298,8 @@ for ((round = 1; round <= rounds; round++)); do
       fi
     fi
     printf '%s\t' "$s" "$round" "$n" "$t" "$e" "$cpu" "$pn" "$pt" "$pe" "$pcpu" "$mem" \
-      "$p50" "$p75" "$p90" "$p99" "$pp50" "$pp75" "$pp90" "$pp99" "$burst" "${b[@]:0:5}" >>"$raw_tsv"
+      "$p50" "$p75" "$p90" "$p99" "$pp50" "$pp75" "$pp90" "$pp99" "$burst" "${b[@]:0:5}" \
+      >>"$raw_tsv"
     printf '%s\n' "${b[5]}" >>"$raw_tsv"
     say "round $round $s: $n requests in ${t}s (cpu $cpu ticks, $e errors, p50 ${p50} µs, p99" \
       "${p99} µs); pipelined $pn in ${pt}s (cpu $pcpu ticks, $pe errors); idle conn $mem B;" \
@@ -410,19 +411,24 @@ for s in order:
     print(f"| {names[s]} | {us(m['p50'])} | {us(m['p90'])} | {us(m['p99'])} | "
           f"{ratio(s, 'p99', 'nginx')} | {bm} | {ratio(s, 'burst_mem', 'nginx')} | {left} |")
 print()
-print(f"Latency: wrk's percentiles over the keep-alive run above (closed loop: {conns} connections, "
-      "each sending its next request when the last answer arrives). Burst: after a warm-up, "
-      f"{burst:,} connections opened at once each send one request before any answer is read, "
-      "read their answers and sit idle (bench/burst_conns.py; a fresh server each time); RSS per "
-      "idle conn is the VmRSS growth from before the burst, divided by their number; RSS left is "
-      "VmRSS above the pre-burst value once the client has closed them all and the server's "
-      "descriptors are back to their pre-burst count (polled up to 2 s, then 0.2 s more).")
+print(f"Latency: wrk's percentiles over the keep-alive run above (closed loop: {conns} "
+      "connections, each sending its next request when the last answer arrives).")
+if burst:
+    print(f"Burst: after a warm-up, {burst:,} connections opened at once each send one request "
+          "before any answer is read, read their answers and sit idle (bench/burst_conns.py; a "
+          "fresh server each time); RSS per idle conn is the VmRSS growth from before the burst, "
+          "divided by their number; RSS left is VmRSS above the pre-burst value once the client "
+          "has closed them all and the server's descriptors are back to their pre-burst count "
+          "(polled up to 2 s, then 0.2 s more).")
+else:
+    print("Burst: left out (HTTP_BENCH_BURST=0).")
 slow = {s: med[s]["burst_fds_left"] for s in order if med[s]["burst_fds_left"] > 0}
 if slow:
     print("Connections the server still held 2 s after the client closed them: " +
           ", ".join(f"{s} {n:.0f}" for s, n in slow.items()) + ".")
-print("Burst wall time (connect, send, read all): " +
-      ", ".join(f"{s} {med[s]['burst_s']:.2f} s" for s in order) + ".")
+if burst:
+    print("Burst wall time (connect, send, read all): " +
+          ", ".join(f"{s} {med[s]['burst_s']:.2f} s" for s in order) + ".")
 print("Goals: p99 ≤ nginx's; memory per idle connection ≤ nginx's, after a burst too.")
 
 def clean(v):  # JSON has no NaN
