@@ -213,7 +213,7 @@ def server_charts(data, out):
         p.add(name, [(med[s].get(key), bytes_text(med[s][key]) +
                       ratio_text(med[s][key], nginx.get(key), "nginx"), color)
                      if valid(med[s].get(key)) else (None, "", color) for s in order])
-    p.reference(nginx.get("mem"), "nginx")
+    p.reference(nginx.get("mem"), "nginx, one by one")
     left = Panel("RSS left once the burst has closed", "MiB above the RSS before, log scale",
                  cats, log=True)
     left.add(None, [(max(med[s]["burst_left_mib"], 0.01), f"{med[s]['burst_left_mib']:.1f} MiB",
