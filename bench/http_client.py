@@ -8,9 +8,12 @@ client's CPU time (user + system) per request, and the ratios the issue sets goa
 request against wrk's (goal <= 1.3x) and throughput against Go's (goal >= 2.5x).
 
 Usage: bench/http_client.py BUILD_DIR     (env: HTTP_CLIENT_SECONDS=10, HTTP_CLIENT_ROUNDS=3,
-                                           HTTP_CLIENT_CONNS=64)
+                                           HTTP_CLIENT_CONNS=64, HTTP_CLIENT_RESULTS=bench/results)
+Prints the table; writes the medians and every round's figures to HTTP_CLIENT_RESULTS/
+http_client.json (bench/plot.py draws the chart from it).
 """
 
+import json
 import os
 import re
 import resource
@@ -66,6 +69,7 @@ def main():
     secs = float(os.environ.get("HTTP_CLIENT_SECONDS", "10"))
     rounds = int(os.environ.get("HTTP_CLIENT_ROUNDS", "3"))
     conns = int(os.environ.get("HTTP_CLIENT_CONNS", "64"))
+    results_dir = os.environ.get("HTTP_CLIENT_RESULTS", os.path.join(ROOT, "bench/results"))
     server_core, client_core = "0", "1"
     if os.cpu_count() < 2:
         say("one core: server and client share it, the ratios mean little")
@@ -132,6 +136,23 @@ def main():
         vs_wrk = f"{cpu / med['wrk'][1]:.2f}x" if "wrk" in med else "-"
         vs_go = f"{rps / med['go'][0]:.2f}x" if "go" in med else "-"
         print(f"| {names[n]} | {rps:,.0f} | {cpu:.2f} | {vs_wrk} | {vs_go} |")
+
+    os.makedirs(results_dir, exist_ok=True)
+    path = os.path.join(results_dir, "http_client.json")
+    with open(path, "w") as f:
+        json.dump({
+            "benchmark": "bench/http_client.py",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "connections": conns, "seconds": secs, "rounds": rounds,
+            "server_core": int(server_core), "client_core": int(client_core),
+            "units": {"rps": "requests/s", "cpu_us": "client CPU µs/request"},
+            "order": list(med),
+            "clients": {n: {"name": names[n], "median": {"rps": rps, "cpu_us": cpu},
+                            "rounds": [{"rps": r, "cpu_us": c} for r, c in results[n]]}
+                        for n, (rps, cpu) in med.items()},
+        }, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    say(f"figures written to {path}")
 
 
 if __name__ == "__main__":
