@@ -49,6 +49,7 @@ struct io_context::ring {
   bool wake_armed = false;
   bool woken = false;
   unsigned busy_turns = 0;
+  bool ring_fd_registered = false;
 };
 
 io_context::io_context(io_context_options options) : ring_(std::make_unique<ring>()) {
@@ -69,6 +70,10 @@ io_context::io_context(io_context_options options) : ring_(std::make_unique<ring
   }
   if (err != 0) throw std::system_error(-err, std::system_category(), "io_uring_queue_init");
   ring_->probe = io_uring_get_probe_ring(&ring_->uring);
+  // Returns the number of rings registered (1), or -EINVAL/-EBUSY... when refused: then every enter
+  // names the ring by its descriptor as before. io_uring_queue_exit unregisters it.
+  if (options.register_ring_fd)
+    ring_->ring_fd_registered = io_uring_register_ring_fd(&ring_->uring) == 1;
   ring_->wake_fd = unique_fd(::eventfd(0, EFD_CLOEXEC));
   if (!ring_->wake_fd) {
     int e = errno;
@@ -106,6 +111,10 @@ unsigned io_context::setup_flags() const noexcept {
 
 bool io_context::supports(int opcode) const noexcept {
   return ring_->probe && io_uring_opcode_supported(ring_->probe, opcode);
+}
+
+bool io_context::ring_fd_registered() const noexcept {
+  return ring_->ring_fd_registered;
 }
 
 io_uring_sqe* io_context::get_sqe() {

@@ -30,6 +30,10 @@ struct io_context_options {
       0;  // 0: 16 × sq_entries, so multishot bursts rarely reach the overflow list
   // Try IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN (falling back when refused).
   bool single_issuer = true;
+  // io_uring_register_ring_fd: each io_uring_enter then names the ring by its slot in the thread's
+  // registered-ring table instead of a descriptor, saving the kernel an fd lookup (fdget/fdput) per
+  // enter. Skipped silently when the kernel refuses (before 5.18).
+  bool register_ring_fd = true;
 };
 
 class io_context {
@@ -49,6 +53,8 @@ class io_context {
   // The io_uring setup flags the kernel accepted, and whether it supports an opcode.
   unsigned setup_flags() const noexcept;
   bool supports(int opcode) const noexcept;
+  // Whether io_uring_register_ring_fd succeeded (see io_context_options::register_ring_fd).
+  bool ring_fd_registered() const noexcept;
 
   // --- Used by the runtime's operations; not needed by applications. ---
   void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
