@@ -293,7 +293,12 @@ bool multishot_receiver::receive_awaiter::await_suspend(std::coroutine_handle<> 
   stream_->park(*this);
   stream_->start();
   if (deadline_ != no_deadline) ctx_->timers().arm(*this, deadline_);
-  stop_reg_.arm(*ctx_, std::move(stop_), *this);  // runs on_stop now if stop came meanwhile
+  // Registering runs on_stop now if stop came meanwhile. Skipped (and its reset with it) for a
+  // token that can never stop: a server's read loop often passes none.
+  if (stop_.stop_possible()) {
+    registered_ = true;
+    stop_reg_.arm(*ctx_, std::move(stop_), *this);
+  }
   return true;
 }
 
@@ -304,10 +309,8 @@ void multishot_receiver::receive_awaiter::give_up(errc why) noexcept {
 }
 
 result<lent_buffer> multishot_receiver::receive_awaiter::await_resume() noexcept {
-  if (ctx_) {
-    stop_reg_.reset();
-    if (armed()) ctx_->timers().disarm(*this);
-  }
+  if (registered_) stop_reg_.reset();
+  if (armed()) ctx_->timers().disarm(*this);
   // Whatever arrived is returned, even if the stop or the deadline came first: it would otherwise
   // only wait for the next call.
   if (stream_->ready()) return stream_->pop();

@@ -87,7 +87,8 @@ class multishot_receiver {
     detail::stop_registration stop_reg_;
     io_context* ctx_ = nullptr;
     std::coroutine_handle<> handle_;
-    errc error_{};  // why the wait ended without a result (when it did)
+    errc error_{};             // why the wait ended without a result (when it did)
+    bool registered_ = false;  // with stop_
   };
   // The next bytes received (never empty), an empty buffer at the end of the stream, or an error:
   // operation_canceled / timed_out for this wait, or the socket's (ECONNRESET, ...).
