@@ -6,7 +6,10 @@
 // benchmarks report that ratio as the counter `vs_raw` (goal: at most 1.3). The other benchmarks
 // price the pieces separately: a co_await of a task that completes at once, a yield() round trip
 // through the ready queue, arming and disarming a timer, and stopping an operation that is
-// suspended (a sleep, and a recv in flight in the kernel).
+// suspended (a sleep, and a recv in flight in the kernel). The ping-pong benchmarks compare
+// receiving with one recv SQE per message against a multishot recv fed by a provided-buffer ring
+// (multishot_receiver), each beside a raw loop doing the same; the *_unregistered_fd pair prices
+// io_uring_register_ring_fd (both sides without it).
 //
 // Every ringo benchmark body runs inside ringo::run, so the io_context is created before the timed
 // loop starts. Run pinned to one core for steadier numbers:
@@ -26,6 +29,8 @@
 #include <liburing.h>
 
 #include <ringo/runtime.hpp>
+
+#include "pingpong.hpp"
 
 namespace {
 
@@ -74,20 +79,25 @@ void report_ratio(benchmark::State& state, const std::string& key, const stopwat
 // --- The raw liburing floor ----------------------------------------------------------------
 
 // A plain ring set up exactly as ringo's io_context sets up its own: the flags it was granted
-// (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN | SUBMIT_ALL on a recent kernel) and the same
-// SQ and CQ sizes, so the ratio measures ringo and not a difference in ring configuration.
+// (SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN | SUBMIT_ALL on a recent kernel), the same SQ and
+// CQ sizes, and its ring fd registered when ringo's is, so the ratio measures ringo and not a
+// difference in ring configuration.
 class raw_ring {
  public:
-  raw_ring() {
+  explicit raw_ring(bool register_ring_fd = true) {
     ringo::io_context_options options;
+    options.register_ring_fd = register_ring_fd;
+    bool registered;
     {
       ringo::io_context probe(options);
       flags_ = probe.setup_flags();
+      registered = probe.ring_fd_registered();
     }
     io_uring_params params{};
     params.flags = flags_ | IORING_SETUP_CQSIZE;
     params.cq_entries = options.cq_entries ? options.cq_entries : 16 * options.sq_entries;
     error_ = io_uring_queue_init_params(options.sq_entries, &ring_, &params);
+    if (error_ == 0 && registered) io_uring_register_ring_fd(&ring_);
   }
   ~raw_ring() {
     if (error_ == 0) io_uring_queue_exit(&ring_);
@@ -133,8 +143,7 @@ void prep_nop(io_uring* ring) {
 
 // --- NOP round trips: one at a time ---------------------------------------------------------
 
-void raw_nop(benchmark::State& state) {
-  raw_ring ring;
+void raw_nop_loop(benchmark::State& state, raw_ring& ring, const std::string& key) {
   if (!ring.ok(state)) return;
   stopwatch watch;
   for (auto _ : state) {
@@ -147,12 +156,16 @@ void raw_nop(benchmark::State& state) {
     }
     io_uring_cqe_seen(ring.get(), cqe);
   }
-  record_raw(state, "nop", watch);
+  record_raw(state, key, watch);
   state.SetLabel(flags_label(ring.flags()));
+}
+void raw_nop(benchmark::State& state) {
+  raw_ring ring;
+  raw_nop_loop(state, ring, "nop");
 }
 BENCHMARK(raw_nop);
 
-task<void> await_nops(benchmark::State* state) {
+task<void> await_nops(benchmark::State* state, std::string key = "nop") {
   stopwatch watch;
   for (auto _ : *state) {
     auto r = co_await ringo::nop();
@@ -161,13 +174,28 @@ task<void> await_nops(benchmark::State* state) {
       break;
     }
   }
-  report_ratio(*state, "nop", watch);
+  report_ratio(*state, key, watch);
   state->SetLabel(flags_label(ringo::io_context::current()->setup_flags()));
 }
 void ringo_nop(benchmark::State& state) {
   ringo::run(await_nops(&state));
 }
 BENCHMARK(ringo_nop);
+
+// The same NOP loops without io_uring_register_ring_fd: each io_uring_enter then names the ring
+// by its descriptor, and the kernel looks it up (fdget/fdput) every time. Compare with raw_nop and
+// ringo_nop, which register it.
+void raw_nop_unregistered_fd(benchmark::State& state) {
+  raw_ring ring(false);
+  raw_nop_loop(state, ring, "nop_unregistered_fd");
+}
+BENCHMARK(raw_nop_unregistered_fd);
+
+void ringo_nop_unregistered_fd(benchmark::State& state) {
+  ringo::io_context ctx({.register_ring_fd = false});
+  ctx.run(await_nops(&state, "nop_unregistered_fd"));
+}
+BENCHMARK(ringo_nop_unregistered_fd);
 
 // --- NOP round trips: `depth` in flight at once -------------------------------------------
 
@@ -375,6 +403,57 @@ void recv_stop(benchmark::State& state) {
   ringo::run(recv_stop_rounds(&state, pair.fds[0]));
 }
 BENCHMARK(recv_stop);
+
+// --- Ping-pong: receiving per message, recv SQE vs multishot ----------------------------------
+
+// One iteration is a round: two 64-byte messages over a socketpair, both ends on this thread's
+// ring (bench/pingpong.hpp). Items are messages.
+void raw_pingpong_recv(benchmark::State& state) {
+  raw_ring ring;
+  pingpong::socket_pair pair;
+  if (!ring.ok(state) || !pair.ok()) return;
+  stopwatch watch;
+  if (!pingpong::raw_recv_rounds(ring.get(), pair.fds, [&] { return state.KeepRunning(); }))
+    state.SkipWithError("ping-pong failed");
+  record_raw(state, "pingpong_recv", watch);
+  state.SetItemsProcessed(2 * state.iterations());
+}
+BENCHMARK(raw_pingpong_recv);
+
+task<void> ringo_pingpong(benchmark::State* state, bool multishot) {
+  pingpong::socket_pair pair;
+  stopwatch watch;
+  auto more = [state] { return state->KeepRunning(); };
+  bool ok;  // no co_await inside ?: (GCC 12)
+  if (multishot)
+    ok = co_await pingpong::ringo_multishot_rounds(pair.fds[0], pair.fds[1], more);
+  else
+    ok = co_await pingpong::ringo_recv_rounds(pair.fds[0], pair.fds[1], more);
+  if (!ok) state->SkipWithError("ping-pong failed");
+  report_ratio(*state, multishot ? "pingpong_multishot" : "pingpong_recv", watch);
+  state->SetItemsProcessed(2 * state->iterations());
+}
+void ringo_pingpong_recv(benchmark::State& state) {
+  ringo::run(ringo_pingpong(&state, false));
+}
+BENCHMARK(ringo_pingpong_recv);
+
+void raw_pingpong_multishot(benchmark::State& state) {
+  raw_ring ring;
+  pingpong::socket_pair pair;
+  if (!ring.ok(state) || !pair.ok()) return;
+  stopwatch watch;
+  if (!pingpong::raw_multishot_rounds(ring.get(), pair.fds, [&] { return state.KeepRunning(); }))
+    state.SkipWithError("ping-pong failed");
+  record_raw(state, "pingpong_multishot", watch);
+  state.SetItemsProcessed(2 * state.iterations());
+}
+BENCHMARK(raw_pingpong_multishot);
+
+void ringo_pingpong_multishot(benchmark::State& state) {
+  ringo::run(ringo_pingpong(&state, true));
+}
+BENCHMARK(ringo_pingpong_multishot);
 
 }  // namespace
 

@@ -5,7 +5,9 @@
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/event.hpp>
 #include <ringo/runtime/io_context.hpp>
+#include <ringo/runtime/lent_buffer.hpp>
 #include <ringo/runtime/multishot_acceptor.hpp>
+#include <ringo/runtime/multishot_receiver.hpp>
 #include <ringo/runtime/oneshot.hpp>
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/result.hpp>

@@ -4,11 +4,13 @@
 #include <cstdio>
 #include <stdexcept>
 #include <sys/eventfd.h>
+#include <sys/utsname.h>
 #include <system_error>
 #include <unistd.h>
 
 #include <liburing.h>
 
+#include "buffer_ring.hpp"
 #include "ringo/runtime/detail/io_op.hpp"
 #include "ringo/runtime/unique_fd.hpp"
 #include "user_data.hpp"
@@ -32,6 +34,16 @@ constexpr unsigned setup_ladder[] = {
     0,
 };
 
+// Multishot recv (IORING_RECV_MULTISHOT) came with Linux 6.0. An older kernel accepts the SQE and
+// fails it with -EINVAL, which a receiver could not tell from a real error; the opcode probe cannot
+// see flags, so the version decides.
+bool kernel_at_least(int want_major, int want_minor) noexcept {
+  utsname u{};
+  int major = 0, minor = 0;
+  if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > want_major || (major == want_major && minor >= want_minor);
+}
+
 __kernel_timespec to_timespec(duration d) noexcept {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   if (ns < 0) ns = 0;
@@ -49,6 +61,13 @@ struct io_context::ring {
   bool wake_armed = false;
   bool woken = false;
   unsigned busy_turns = 0;
+  bool ring_fd_registered = false;
+  // The receive buffer ring: made by the first recv_buffers() call (tried once).
+  std::unique_ptr<detail::buffer_ring> buffers;
+  bool buffers_tried = false;
+  bool multishot_recv = true;
+  unsigned recv_buffer_count = 0;
+  unsigned recv_buffer_size = 0;
 };
 
 io_context::io_context(io_context_options options) : ring_(std::make_unique<ring>()) {
@@ -69,6 +88,13 @@ io_context::io_context(io_context_options options) : ring_(std::make_unique<ring
   }
   if (err != 0) throw std::system_error(-err, std::system_category(), "io_uring_queue_init");
   ring_->probe = io_uring_get_probe_ring(&ring_->uring);
+  // Returns the number of rings registered (1), or -EINVAL/-EBUSY... when refused: then every enter
+  // names the ring by its descriptor as before. io_uring_queue_exit unregisters it.
+  if (options.register_ring_fd)
+    ring_->ring_fd_registered = io_uring_register_ring_fd(&ring_->uring) == 1;
+  ring_->multishot_recv = options.multishot_recv;
+  ring_->recv_buffer_count = options.recv_buffer_count;
+  ring_->recv_buffer_size = options.recv_buffer_size ? options.recv_buffer_size : 4096;
   ring_->wake_fd = unique_fd(::eventfd(0, EFD_CLOEXEC));
   if (!ring_->wake_fd) {
     int e = errno;
@@ -91,6 +117,9 @@ io_context::~io_context() {
       reap();
     }
   }
+  // After the drain: receivers orphaned while their multishot was in flight gave their buffers
+  // back when its last CQE arrived.
+  ring_->buffers.reset();
   if (ring_->probe) io_uring_free_probe(ring_->probe);
   io_uring_queue_exit(&ring_->uring);
   current_context = nullptr;
@@ -106,6 +135,30 @@ unsigned io_context::setup_flags() const noexcept {
 
 bool io_context::supports(int opcode) const noexcept {
   return ring_->probe && io_uring_opcode_supported(ring_->probe, opcode);
+}
+
+bool io_context::ring_fd_registered() const noexcept {
+  return ring_->ring_fd_registered;
+}
+
+detail::buffer_ring* io_context::recv_buffers() {
+  if (!ring_->buffers_tried) {
+    ring_->buffers_tried = true;
+    if (ring_->multishot_recv && kernel_at_least(6, 0) && supports(IORING_OP_RECV)) {
+      ring_->buffers = detail::buffer_ring::create(ring_->uring, ring_->recv_buffer_count,
+                                                   ring_->recv_buffer_size, 0);
+    }
+  }
+  return ring_->buffers.get();
+}
+
+unsigned io_context::recv_buffer_size() const noexcept {
+  return ring_->recv_buffer_size;
+}
+
+std::size_t io_context::recv_buffers_out() const noexcept {
+  const detail::buffer_ring* b = ring_->buffers.get();
+  return b ? b->count() - b->in_ring() : 0;
 }
 
 io_uring_sqe* io_context::get_sqe() {
@@ -176,6 +229,9 @@ void io_context::run_until(const bool& done) {
   while (!done) {
     run_ready();
     if (done) break;
+    // Receivers whose multishot ended with -ENOBUFS re-arm now that buffers came back: here, with
+    // the SQEs about to be submitted, rather than from the CQE walk or a lent_buffer's release.
+    if (ring_->buffers && ring_->buffers->has_waiters()) ring_->buffers->wake_waiters();
     if (!ring_->wake_armed) arm_wakeup();
     if (!ready_.empty()) {
       // Coroutines are still runnable (they yielded): keep I/O moving without blocking.

@@ -126,6 +126,32 @@ TEST_F(IoContext, ReportsSetupFlagsAndSupportedOpcodes) {
   EXPECT_EQ(plain.run(answer()), 42);
 }
 
+// io_uring_register_ring_fd is taken when the kernel offers it (5.18+; this suite runs on 6.x) and
+// can be declined; the loop works either way, and registering opens no descriptor (the fixture
+// counts them).
+TEST_F(IoContext, RegistersItsRingFdUnlessToldNotTo) {
+  {
+    io_context ctx;
+    EXPECT_TRUE(ctx.ring_fd_registered());
+    EXPECT_EQ(ctx.run(answer()), 42);
+    auto r = ctx.run([]() -> task<result<void>> { co_return co_await nop(); }());
+    EXPECT_TRUE(r);
+  }
+  io_context plain({.register_ring_fd = false});
+  EXPECT_FALSE(plain.ring_fd_registered());
+  auto r = plain.run([]() -> task<result<void>> { co_return co_await nop(); }());
+  EXPECT_TRUE(r);
+}
+
+// Sixteen is the kernel's limit of registered rings per thread (IO_RINGFD_REG_MAX): a context
+// unregisters its ring when it goes, so making contexts one after another never runs out.
+TEST_F(IoContext, ContextsMadeOneAfterAnotherAllRegisterTheirRingFd) {
+  for (int i = 0; i < 40; ++i) {
+    io_context ctx;
+    EXPECT_TRUE(ctx.ring_fd_registered()) << "context " << i;
+  }
+}
+
 // --- Small rings: nothing dropped ----------------------------------------------------------
 
 task<void> count_nop(int* done) {

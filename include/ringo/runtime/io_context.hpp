@@ -9,6 +9,7 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,9 @@
 struct io_uring_sqe;
 
 namespace ringo {
+namespace detail {
+class buffer_ring;
+}
 
 struct io_context_options {
   unsigned sq_entries = 256;
@@ -30,6 +34,20 @@ struct io_context_options {
       0;  // 0: 16 × sq_entries, so multishot bursts rarely reach the overflow list
   // Try IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN (falling back when refused).
   bool single_issuer = true;
+  // io_uring_register_ring_fd: each io_uring_enter then names the ring by its slot in the thread's
+  // registered-ring table instead of a descriptor, saving the kernel an fd lookup (fdget/fdput) per
+  // enter. Skipped silently when the kernel refuses (before 5.18).
+  bool register_ring_fd = true;
+  // The receive buffers multishot_receiver takes from: one provided-buffer ring per context, shared
+  // by every receiver on it, mapped when the first receiver is made. count × size bytes is all the
+  // received-but-unconsumed data this thread can hold, whatever the number of connections; when
+  // every buffer is out, receivers wait and their data stays in the sockets (TCP flow control).
+  // The count is a power of two, at most 32768 (rounded up). Default: 256 × 4 KiB = 1 MiB.
+  unsigned recv_buffer_count = 256;
+  unsigned recv_buffer_size = 4096;
+  // false: multishot_receiver uses one IORING_OP_RECV per read into a private buffer, the path
+  // taken on kernels without multishot recv (6.0) or buffer rings (5.19). Tests force it with this.
+  bool multishot_recv = true;
 };
 
 class io_context {
@@ -49,6 +67,11 @@ class io_context {
   // The io_uring setup flags the kernel accepted, and whether it supports an opcode.
   unsigned setup_flags() const noexcept;
   bool supports(int opcode) const noexcept;
+  // Whether io_uring_register_ring_fd succeeded (see io_context_options::register_ring_fd).
+  bool ring_fd_registered() const noexcept;
+  // Receive buffers not in the kernel's ring: queued in a multishot_receiver or lent to its
+  // consumer. 0 once every receiver's data has been consumed and released (or no ring exists).
+  std::size_t recv_buffers_out() const noexcept;
 
   // --- Used by the runtime's operations; not needed by applications. ---
   void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
@@ -61,6 +84,11 @@ class io_context {
   void withdraw_stop(detail::cancellable& op) noexcept;
   // Operations with an SQE in the kernel: the destructor waits for them.
   void op_started() noexcept { ++in_flight_; }
+  // The provided-buffer ring, made on first use; nullptr when the kernel lacks multishot recv or
+  // buffer rings, or io_context_options::multishot_recv is false (receivers then fall back).
+  detail::buffer_ring* recv_buffers();
+  // The size of a receive buffer (the fallback's private buffers too).
+  unsigned recv_buffer_size() const noexcept;
 
  private:
   struct root_sink final : detail::child_sink {
