@@ -236,7 +236,10 @@ TEST_F(DialParallel, RacesTheFamiliesLikeGo) {
       for (int rep = 0; rep < 5; ++rep) {
         timed_dial c = run(stopped_after(dial, 5ms));
         EXPECT_LE(ms(c.elapsed()), 5 + stop_bound_ms) << describe(c.result);
-        if (c.was_stopped()) {
+        // (On a loaded machine the 5 ms stop may come after the 200 ms fallback won the race:
+        // a connection made before the stop is handed back, never dropped.)
+        const bool raced = c.result && c.elapsed() >= fallback_delay;
+        if (c.was_stopped() && !raced) {
           EXPECT_TRUE(!c.result && c.result.error().canceled()) << describe(c.result);
           EXPECT_LE(ms(c.stop_latency()), stop_bound_ms);
           latencies.push_back(ms(c.stop_latency()));
@@ -244,7 +247,8 @@ TEST_F(DialParallel, RacesTheFamiliesLikeGo) {
         // And with the stop from another thread.
         timed_dial x = stopped_from_thread(dial, 5ms);
         EXPECT_LE(ms(x.elapsed()), 5 + stop_bound_ms) << describe(x.result);
-        if (x.was_stopped()) {
+        const bool x_raced = x.result && x.elapsed() >= fallback_delay;
+        if (x.was_stopped() && !x_raced) {
           EXPECT_TRUE(!x.result && x.result.error().canceled()) << describe(x.result);
           EXPECT_LE(ms(x.stop_latency()), stop_bound_ms);
           thread_latencies.push_back(ms(x.stop_latency()));
