@@ -716,6 +716,112 @@ TEST_F(Tls, AWriteDeadlineEndsABlockedWrite) {
   }());
 }
 
+task<void> write_all_into(stream* s, std::vector<char>* data, std::stop_token stop,
+                          result<std::size_t>* out) {
+  *out = co_await s->write_all(*data, std::move(stop));
+}
+
+TEST_F(Tls, ACloseWriteWaitingBehindABlockedWriterStopsWithoutHarm) {
+  ringo::run([&]() -> task<void> {
+    auto r = co_await shake(client_config(), server_config());
+    CO_ASSERT(r.client && r.server);
+    std::vector<char> big(64 << 20, 'x');
+    result<std::size_t> written = std::size_t{0};
+    scope writer;
+    writer.spawn(write_all_into(&*r.client, &big, writer.get_token(), &written));
+    (void)co_await sleep_for(20ms);  // the writer now waits for the peer to read
+    std::stop_source stop;
+    scope s;
+    s.spawn(ringo::test::stop_after(&stop, 20ms));
+    auto closed = co_await r.client->close_write(stop.get_token());
+    co_await s.join();
+    EXPECT_EQ(closed.error(), ringo::errc::operation_canceled);
+    writer.request_stop();
+    co_await writer.join();
+    EXPECT_EQ(written.error(), ringo::errc::operation_canceled);
+  }());
+}
+
+// A stop that lands around the arrival of the bytes a read waits for: the read returns the bytes
+// or operation_canceled, and bytes it did not return are read next. Nothing is lost or repeated.
+task<void> stop_racing_data(tls_stream* reader, tls_stream* writer, int rounds) {
+  std::size_t sent = 0, got = 0, canceled = 0;
+  std::uint8_t expect = 0;
+  bool in_order = true;
+  for (int i = 0; i < rounds; ++i) {
+    std::stop_source stop;
+    result<std::size_t> n = std::size_t{0};
+    std::uint8_t buf[64];
+    scope s;
+    s.spawn([](tls_stream* r, std::uint8_t* b, std::stop_token t,
+               result<std::size_t>* out) -> task<void> {
+      *out = co_await r->read({b, 64}, std::move(t));
+    }(reader, buf, stop.get_token(), &n));
+    // Where the stop and the bytes land relative to the loop's turns (test::race_plan's walk).
+    auto plan = ringo::test::race_plan::for_round(i);
+    for (int k = 0; k < plan.turns_before; ++k) co_await yield();
+    if (plan.stop_first) stop.request_stop();
+    for (int k = 0; k < plan.turns_between; ++k) co_await yield();
+    std::uint8_t chunk[16];
+    for (std::uint8_t& c : chunk) c = static_cast<std::uint8_t>(sent++);
+    (void)co_await writer->write_all({chunk, sizeof chunk});
+    stop.request_stop();
+    co_await s.join();
+    if (!n) {
+      EXPECT_EQ(n.error(), ringo::errc::operation_canceled);
+      ++canceled;
+      continue;
+    }
+    for (std::size_t j = 0; j < *n; ++j) in_order = in_order && buf[j] == expect++;
+    got += *n;
+  }
+  // Whatever the stopped reads left behind is still there, in order.
+  while (got < sent) {
+    std::uint8_t buf[256];
+    auto n = co_await reader->read({buf, sizeof buf}, {}, soon());
+    if (!n || *n == 0) break;
+    for (std::size_t j = 0; j < *n; ++j) in_order = in_order && buf[j] == expect++;
+    got += *n;
+  }
+  EXPECT_EQ(got, sent);
+  EXPECT_TRUE(in_order);
+  EXPECT_GT(canceled, 0u) << "no round was stopped before its bytes came";
+}
+
+TEST_F(Tls, StopsRacingArrivingBytesLoseNothing) {
+  ringo::run([&]() -> task<void> {
+    auto r = co_await shake(client_config(), server_config());
+    CO_ASSERT(r.client && r.server);
+    co_await stop_racing_data(&*r.client, &*r.server, 2000);
+  }());
+}
+
+// The seam in action: TLS inside TLS (what a client does through an HTTPS proxy's CONNECT).
+TEST_F(Tls, TlsRunsOverAnyStreamTlsIncluded) {
+  ringo::run([&]() -> task<void> {
+    auto outer = co_await shake(client_config(), server_config());
+    CO_ASSERT(outer.client && outer.server);
+    result<tls_stream, tls_error> inner_server = tls_error{};
+    scope s;
+    s.spawn([](tls_stream under, tls_context ctx,
+               result<tls_stream, tls_error>* out) -> task<void> {
+      *out = co_await tls_server(std::make_unique<tls_stream>(std::move(under)), std::move(ctx), {},
+                                 soon());
+    }(std::move(*outer.server), server_config(certs().other, certs().other_key), &inner_server));
+    auto inner = co_await tls_client(std::make_unique<tls_stream>(std::move(*outer.client)),
+                                     client_config(), {}, soon(), "other.test");
+    co_await s.join();
+    EXPECT_TRUE(inner) << message_of(inner);
+    CO_ASSERT(inner && inner_server);
+    EXPECT_EQ(inner->connection_state().peer_subject, "CN=other.test,O=ringo");
+    (void)co_await inner->write_all("nested");
+    char buf[6];
+    EXPECT_EQ(value_or(co_await inner_server->read_full(buf), 0u), 6u);
+    EXPECT_EQ(std::string(buf, 6), "nested");
+    EXPECT_EQ(inner->network(), "tcp");
+  }());
+}
+
 // --- peers that do not speak TLS ----------------------------------------------------------------
 
 TEST_F(Tls, PlaintextHttpToAServerFailsClearlyAndHandsTheConnBackForA400) {
@@ -805,6 +911,16 @@ TEST_F(Tls, DialTlsNamesTheServerAfterTheHostDialed) {
     EXPECT_EQ(c->connection_state().server_name, "localhost");
     CO_ASSERT(served);
     EXPECT_EQ(served->connection_state().server_name, "localhost");
+
+    // An address is verified against IP SANs and never sent as SNI.
+    result<tls_stream, tls_error> by_ip = tls_error{};
+    s.spawn(test::serve_one(&l, server_config(), &by_ip));
+    auto ip = co_await dial_tls("tcp", l.addr().to_string(), client_config());
+    co_await s.join();
+    EXPECT_TRUE(ip) << ip.error().message();
+    CO_ASSERT(ip && by_ip);
+    EXPECT_EQ(ip->connection_state().server_name, "127.0.0.1");
+    EXPECT_EQ(by_ip->connection_state().server_name, "");
   }());
 }
 
