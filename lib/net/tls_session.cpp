@@ -73,18 +73,37 @@ const tls_context_state& tls_session::context_state() const {
 result<void, tls_error> tls_session::init() {
   if (auto ok = context.status(); !ok) return ok.error();
   ssl.reset(SSL_new(context_state().ctx.get()));
-  BIO* inside = nullptr;
-  BIO* outside = nullptr;
-  // Default sizes: 17 KiB each way, one TLS record (OpenSSL's own choice for a pair).
-  if (!ssl || BIO_new_bio_pair(&inside, 0, &outside, 0) != 1) {
+  if (!ssl || !ensure_wire()) {
     ERR_clear_error();
     return tls_error{.err = make_error_code(std::errc::not_enough_memory), .detail = {}};
   }
-  SSL_set_bio(ssl.get(), inside, inside);
-  network_.reset(outside);
   SSL_set_ex_data(ssl.get(), session_index(), this);
   SSL_set_info_callback(ssl.get(), note_alert);
   return {};
+}
+
+bool tls_session::ensure_wire() {
+  if (wire) return true;
+  BIO* inside = nullptr;
+  BIO* outside = nullptr;
+  // Default sizes: 17 KiB each way, one TLS record (OpenSSL's own choice for a pair).
+  if (BIO_new_bio_pair(&inside, 0, &outside, 0) != 1) {
+    ERR_clear_error();
+    return false;
+  }
+  SSL_set_bio(ssl.get(), inside, inside);
+  wire.reset(outside);
+  return true;
+}
+
+void tls_session::shed_wire(bool by_reader) noexcept {
+  // Only when no byte waits in either direction, no one holds a pointer into the buffers (a
+  // reader's recv, a writer's send) and the end has not been fed (the new pair would forget it).
+  if (!wire || (reading && !by_reader) || end_fed || write_lock.locked() || pending_input() ||
+      pending_output())
+    return;
+  SSL_set_bio(ssl.get(), nullptr, nullptr);  // frees the SSL's half, which unpairs ours
+  wire.reset();
 }
 
 result<void, tls_error> tls_session::prepare_client(std::string name) {
@@ -160,8 +179,9 @@ result<void, tls_error> tls_session::prepare_server() {
 
 task<result<std::size_t>> tls_session::fill(std::stop_token stop, time_point deadline,
                                             bool awaiting) {
+  if (!ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
   char* space = nullptr;
-  int room = BIO_nwrite0(network_.get(), &space);
+  int room = BIO_nwrite0(wire.get(), &space);
   // The SSL takes what it needs of a record out of the pair before it asks for more, so the
   // pair is never full when it does.
   if (room <= 0) {
@@ -176,26 +196,26 @@ task<result<std::size_t>> tls_session::fill(std::stop_token stop, time_point dea
     n = co_await under->read(into, std::move(stop), deadline);
   if (!n) co_return n;
   if (*n == 0) {
-    BIO_shutdown_wr(network_.get());  // the SSL reads the end once the bytes before it are gone
+    BIO_shutdown_wr(wire.get());  // the SSL reads the end once the bytes before it are gone
     end_fed = true;
     co_return n;
   }
   std::size_t keep = std::min(*n, first_bytes.size() - first_count);
   std::memcpy(first_bytes.data() + first_count, space, keep);
   first_count += keep;
-  BIO_nwrite(network_.get(), &space, static_cast<int>(*n));
+  BIO_nwrite(wire.get(), &space, static_cast<int>(*n));
   co_return n;
 }
 
 task<result<void>> tls_session::flush(std::stop_token stop, time_point deadline) {
-  for (;;) {
+  while (wire) {
     char* data = nullptr;
-    int n = BIO_nread0(network_.get(), &data);
+    int n = BIO_nread0(wire.get(), &data);
     if (n <= 0) break;
     auto sent =
         co_await under->write(const_buffer(data, static_cast<std::size_t>(n)), stop, deadline);
     if (!sent) co_return sent.error();
-    BIO_nread(network_.get(), &data, static_cast<int>(*sent));
+    BIO_nread(wire.get(), &data, static_cast<int>(*sent));
   }
   ERR_clear_error();  // BIO_nread0 on an empty pair leaves a retry, not an error, but be tidy
   co_return result<void>{};

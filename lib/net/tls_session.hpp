@@ -78,7 +78,6 @@ struct tls_context_state {
   tls_config config;
   ssl_ctx_ptr ctx;
   x509_store_ptr client_ca_store;  // server: roots for client certificates; null: ctx's store
-  std::string client_ca_error;     // a client_cas load failure, reported by a server handshake
   std::unique_ptr<client_session_cache> sessions;  // null when the cache is off
   std::string alpn_wire;  // next_protos in ALPN's wire format (length-prefixed)
   tls_error error;        // why the build failed; err is empty when it did not
@@ -113,13 +112,23 @@ struct tls_session {
   // before the next co_await: the queue is per thread, and other connections run meanwhile.
   tls_error failure(int ssl_error);
   const tls_context_state& context_state() const;
-  std::size_t pending_output() const noexcept { return BIO_ctrl_pending(network_.get()); }
-  std::size_t pending_input() const noexcept { return BIO_ctrl_wpending(network_.get()); }
+  // Ciphertext the SSL wrote and flush() has not sent; ciphertext fill() brought that the SSL
+  // has not taken yet.
+  std::size_t pending_output() const noexcept { return wire ? BIO_ctrl_pending(wire.get()) : 0; }
+  std::size_t pending_input() const noexcept { return wire ? BIO_ctrl_wpending(wire.get()) : 0; }
+
+  // The BIO pair's two 17 KiB buffers are most of an idle connection's memory: the idle watches
+  // (wait_readable, wait_hangup) shed the pair when nothing waits in it, and whatever does I/O
+  // next makes a new one. ensure_wire() is false when memory ran out; `by_reader`: the caller is
+  // the reading direction's coroutine itself, holding no pointer into the pair.
+  bool ensure_wire();
+  void shed_wire(bool by_reader = false) noexcept;
 
   std::unique_ptr<stream> under;  // null once handed back in a tls_error
   tls_context context;
   ssl_ptr ssl;
-  bio_ptr network_;  // our half of the pair; the SSL owns the other
+  bio_ptr wire;  // our half of the BIO pair (the ciphertext side), or null when shed; the SSL owns
+                 // the other half
   bool server;
   bool verify_any = false;  // accept any certificate (server modes that do not verify)
   std::string server_name;  // the client's name to verify (and SNI unless an address)

@@ -69,6 +69,7 @@ task<result<std::size_t>> tls_stream::read_some(mutable_buffer buf, std::stop_to
   if (!is_open()) co_return closed();
   detail::tls_session* s = s_.get();
   if (buf.size == 0) co_return std::size_t{0};
+  if (!s->ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
   reading_guard busy(s);
   SSL* ssl = s->ssl.get();
   for (;;) {
@@ -114,6 +115,7 @@ task<result<std::size_t>> tls_stream::write_some(const_buffer buf, std::stop_tok
   // committed, and a write stopped halfway breaks the write side for good.
   if (stop.stop_requested()) co_return make_error_code(ringo::errc::operation_canceled);
   if (deadline_passed(deadline)) co_return make_error_code(ringo::errc::timed_out);
+  if (!s->ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
   SSL* ssl = s->ssl.get();
   for (;;) {
     ERR_clear_error();
@@ -139,6 +141,7 @@ task<result<void>> tls_stream::close_write(std::stop_token stop, time_point dead
   // After a fatal error OpenSSL must not be asked to shut down; the peer learns of the end from
   // the underlying stream alone then.
   bool fatal = bool(s->read_error);
+  if (!s->ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
   while (!s->close_notify_sent && !fatal) {
     ERR_clear_error();
     int r = SSL_shutdown(s->ssl.get());  // 0 or 1: close_notify is in the pair
@@ -154,6 +157,7 @@ task<result<void>> tls_stream::close_write(std::stop_token stop, time_point dead
 task<result<hangup>> tls_stream::wait_hangup(std::stop_token stop) {
   if (!is_open()) co_return closed();
   detail::tls_session* s = s_.get();
+  s->shed_wire();  // an idle connection's watch: it needs no buffers while it waits
   auto seen = co_await s->under->wait_hangup(stop);
   if (!seen) co_return seen;
   if (*seen == hangup::broken) co_return hangup::broken;
@@ -162,6 +166,7 @@ task<result<hangup>> tls_stream::wait_hangup(std::stop_token stop) {
   if (*seen == hangup::closed) co_return hangup::closed;
   // The peer's last bytes wait in the socket: they may be data, or only its close_notify (which a
   // clean TLS close always puts before the FIN). Decrypt enough to tell.
+  if (!s->ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
   reading_guard busy(s);
   for (;;) {
     int e = peek(ssl);
@@ -180,17 +185,24 @@ task<result<hangup>> tls_stream::wait_hangup(std::stop_token stop) {
 task<result<void>> tls_stream::wait_readable(std::stop_token stop, time_point deadline) {
   if (!is_open()) co_return closed();
   detail::tls_session* s = s_.get();
-  reading_guard busy(s);
   SSL* ssl = s->ssl.get();
+  if (s->read_error || SSL_pending(ssl) > 0) co_return result<void>{};
+  reading_guard busy(s);
   for (;;) {
-    if (s->read_error || SSL_pending(ssl) > 0) co_return result<void>{};
     if (s->pending_input() > 0 || SSL_has_pending(ssl) || s->end_fed) {
+      if (!s->ensure_wire()) co_return make_error_code(std::errc::not_enough_memory);
       int e = peek(ssl);
       if (e != SSL_ERROR_WANT_READ) {
         if (e != SSL_ERROR_NONE && e != SSL_ERROR_ZERO_RETURN) s->read_error = s->failure(e).err;
         co_return result<void>{};  // data, the end, or an error: a read returns at once
       }
       if (s->end_fed) co_return result<void>{};
+    } else {
+      // Nothing here: wait for the socket without holding buffers (an idle connection's watch
+      // costs little more than a plain conn's), then take what came.
+      s->shed_wire(true);
+      auto ready = co_await s->under->wait_readable(stop, deadline);
+      if (!ready) co_return ready;
     }
     auto got = co_await s->fill(stop, deadline);
     if (!got) co_return got.error();

@@ -570,7 +570,7 @@ TEST_F(Tls, WaitHangupStops) {
   }());
 }
 
-TEST_F(Tls, WaitReadableIsReadyAtOnceWithPlaintextBufferedAndElseWaitsForARecord) {
+TEST_F(Tls, WaitReadableIsReadyAtOnceWithPlaintextBufferedAndElseWaitsWithoutBuffers) {
   ringo::run([&]() -> task<void> {
     auto r = co_await shake(client_config(), server_config());
     CO_ASSERT(r.client && r.server);
@@ -584,6 +584,10 @@ TEST_F(Tls, WaitReadableIsReadyAtOnceWithPlaintextBufferedAndElseWaitsForARecord
     co_await s.join();
     EXPECT_EQ(stopped.error(), ringo::errc::operation_canceled);
     EXPECT_FALSE(r.client->has_buffered_input());
+    // The idle watch gave its buffers back; writing makes new ones.
+    EXPECT_TRUE(co_await r.client->write_all("hi"));
+    char hi[2];
+    EXPECT_EQ(value_or(co_await r.server->read_full(hi), 0u), 2u);
 
     (void)co_await r.server->write_all("abc");
     EXPECT_TRUE(co_await r.client->wait_readable({}, soon()));
