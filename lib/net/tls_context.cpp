@@ -2,6 +2,7 @@
 // (OpenSSL 3.0's per-context setup, provider lookups included, is what makes its handshakes slow
 // when repeated per connection).
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -82,18 +83,32 @@ result<void, tls_error> use_certificate(SSL_CTX* ctx, const tls_certificate& c) 
   return {};
 }
 
+// The system's roots, as SSL_CTX_set_default_verify_paths finds them (SSL_CERT_FILE and
+// SSL_CERT_DIR, else OpenSSL's defaults), read once per process and shared by every context, as
+// Go reads its systemRoots once: parsing the ca-certificates bundle costs ~40 ms, which would
+// otherwise be paid per context. The store is not changed after this (OpenSSL locks the lookups
+// that fill its cache from the hashed directory), so contexts on any thread can share it.
+X509_STORE* system_roots() {
+  static const x509_store_ptr store = [] {
+    x509_store_ptr s(X509_STORE_new());
+    if (s && X509_STORE_set_default_paths(s.get()) != 1) s.reset();
+    ERR_clear_error();
+    return s;
+  }();
+  return store.get();
+}
+
 // A store of the given roots, or of the system's when none are given.
 result<x509_store_ptr, tls_error> make_store(const std::vector<pem>& roots, const char* what,
                                              SSL_CTX* ca_names_for) {
+  if (roots.empty()) {
+    X509_STORE* shared = system_roots();
+    if (!shared || X509_STORE_up_ref(shared) != 1)
+      return config_error("tls: cannot load the system's root certificates");
+    return x509_store_ptr(shared);
+  }
   x509_store_ptr store(X509_STORE_new());
   if (!store) return config_error("tls: out of memory");
-  if (roots.empty()) {
-    if (X509_STORE_set_default_paths(store.get()) != 1) {
-      ERR_clear_error();
-      return config_error("tls: cannot load the system's root certificates");
-    }
-    return store;
-  }
   for (const pem& p : roots) {
     auto certs = read_certificates(p, what);
     if (!certs) return certs.error();

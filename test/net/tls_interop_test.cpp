@@ -80,7 +80,7 @@ TEST_F(TlsInterop, OpensslSClientTalksToRingoServer) {
   ringo::run([&]() -> task<void> {
     auto accepted = co_await l.accept();
     CO_ASSERT(accepted);
-    auto s = co_await tls_server(std::move(*accepted), sc, {}, soon());
+    auto s = co_await tls_server(std::move(*accepted), tls_context(sc), {}, soon());
     EXPECT_TRUE(s) << s.error().message();
     CO_ASSERT(s);
     char line[20];
@@ -123,7 +123,7 @@ TEST_F(TlsInterop, PythonClientTalksToRingoServer) {
   ringo::run([&]() -> task<void> {
     auto accepted = co_await l.accept({});
     CO_ASSERT(accepted);
-    auto s = co_await tls_server(std::move(*accepted), sc, {}, soon());
+    auto s = co_await tls_server(std::move(*accepted), tls_context(sc), {}, soon());
     EXPECT_TRUE(s) << s.error().message();
     CO_ASSERT(s);
     char line[18];
@@ -167,7 +167,7 @@ TEST_F(TlsInterop, RingoClientTalksToPythonServerAndBothCloseCleanly) {
   cc.next_protos = {"h2", "http/1.1"};
   ringo::run([&]() -> task<void> {
     dialer d{.fallback_delay = -1ms};  // the server is on 127.0.0.1 only
-    auto c = co_await dial_tls_with_dialer(d, "tcp4", where, cc);
+    auto c = co_await dial_tls_with_dialer(d, "tcp4", where, tls_context(cc));
     EXPECT_TRUE(c) << c.error().message();
     CO_ASSERT(c);
     EXPECT_TRUE(co_await c->write_all("shout"));

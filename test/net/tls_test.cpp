@@ -317,7 +317,7 @@ TEST_F(Tls, ABadConfigurationIsReportedWhenTheContextIsMade) {
   tls_context broken(tls_config{.root_cas = {pem::data("junk")}});
   EXPECT_FALSE(broken);
   ringo::run([&]() -> task<void> {
-    auto r = co_await shake(broken, server_config());
+    auto r = co_await shake(broken, tls_context(server_config()));
     EXPECT_EQ(message_of(r.client), "tls: failed to find any PEM data in root CA input");
   }());
 }
@@ -622,8 +622,8 @@ TEST_F(Tls, AStopOrADeadlineEndsAClientHandshakePromptly) {
       if (by_stop) s.spawn(ringo::test::stop_after(&stop, 50ms));
       time_point deadline = by_stop ? soon() : clock::now() + 50ms;
       auto start = clock::now();
-      auto r = co_await tls_client(std::move(*c), client_config(), stop.get_token(), deadline,
-                                   "localhost");
+      auto r = co_await tls_client(std::move(*c), tls_context(client_config()), stop.get_token(),
+                                   deadline, "localhost");
       double took = ms(clock::now() - start);
       co_await s.join();
       CO_ASSERT(!r);
@@ -649,7 +649,8 @@ TEST_F(Tls, AStopOrADeadlineEndsAServerHandshakeWithASilentClient) {
       if (by_stop) s.spawn(ringo::test::stop_after(&stop, 50ms));
       time_point deadline = by_stop ? soon() : clock::now() + 50ms;
       auto start = clock::now();
-      auto r = co_await tls_server(std::move(*c), server_config(), stop.get_token(), deadline);
+      auto r = co_await tls_server(std::move(*c), tls_context(server_config()), stop.get_token(),
+                                   deadline);
       double took = ms(clock::now() - start);
       co_await s.join();
       CO_ASSERT(!r);
@@ -807,13 +808,14 @@ TEST_F(Tls, TlsRunsOverAnyStreamTlsIncluded) {
     CO_ASSERT(outer.client && outer.server);
     result<tls_stream, tls_error> inner_server = tls_error{};
     scope s;
-    s.spawn([](tls_stream under, tls_context ctx,
-               result<tls_stream, tls_error>* out) -> task<void> {
-      *out = co_await tls_server(std::make_unique<tls_stream>(std::move(under)), std::move(ctx), {},
-                                 soon());
-    }(std::move(*outer.server), server_config(certs().other, certs().other_key), &inner_server));
+    s.spawn(
+        [](tls_stream under, tls_context ctx, result<tls_stream, tls_error>* out) -> task<void> {
+          *out = co_await tls_server(std::make_unique<tls_stream>(std::move(under)), std::move(ctx),
+                                     {}, soon());
+        }(std::move(*outer.server), tls_context(server_config(certs().other, certs().other_key)),
+                                                                                  &inner_server));
     auto inner = co_await tls_client(std::make_unique<tls_stream>(std::move(*outer.client)),
-                                     client_config(), {}, soon(), "other.test");
+                                     tls_context(client_config()), {}, soon(), "other.test");
     co_await s.join();
     EXPECT_TRUE(inner) << message_of(inner);
     CO_ASSERT(inner && inner_server);
@@ -835,7 +837,7 @@ TEST_F(Tls, PlaintextHttpToAServerFailsClearlyAndHandsTheConnBackForA400) {
     auto c = co_await l.accept();
     CO_ASSERT(raw && c);
     (void)co_await raw->write_all("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
-    auto r = co_await tls_server(std::move(*c), server_config(), {}, soon());
+    auto r = co_await tls_server(std::move(*c), tls_context(server_config()), {}, soon());
     CO_ASSERT(!r);
     EXPECT_EQ(r.error().message(), "tls: first record does not look like a TLS handshake");
     EXPECT_EQ(r.error(), errc::tls_record_header);
@@ -893,7 +895,8 @@ TEST_F(Tls, AClientFacingAPlaintextServerFailsClearly) {
     auto peer = co_await l.accept();
     CO_ASSERT(c && peer);
     (void)co_await peer->write_all("HTTP/1.1 400 Bad Request\r\n\r\n");
-    auto r = co_await tls_client(std::move(*c), client_config(), {}, soon(), "localhost");
+    auto r =
+        co_await tls_client(std::move(*c), tls_context(client_config()), {}, soon(), "localhost");
     EXPECT_EQ(message_of(r), "tls: first record does not look like a TLS handshake");
   }());
 }
@@ -905,10 +908,10 @@ TEST_F(Tls, DialTlsNamesTheServerAfterTheHostDialed) {
     auto l = listen("tcp", "127.0.0.1:0").value();
     result<tls_stream, tls_error> served = tls_error{};
     scope s;
-    s.spawn(test::serve_one(&l, server_config(), &served));
+    s.spawn(test::serve_one(&l, tls_context(server_config()), &served));
     std::string where = "localhost:" + std::to_string(l.addr().port());
     dialer d{.fallback_delay = -1ms};  // localhost may be ::1 first; this listener is IPv4
-    auto c = co_await dial_tls_with_dialer(d, "tcp4", where, client_config());
+    auto c = co_await dial_tls_with_dialer(d, "tcp4", where, tls_context(client_config()));
     co_await s.join();
     EXPECT_TRUE(c) << c.error().message();
     CO_ASSERT(c);
@@ -918,8 +921,8 @@ TEST_F(Tls, DialTlsNamesTheServerAfterTheHostDialed) {
 
     // An address is verified against IP SANs and never sent as SNI.
     result<tls_stream, tls_error> by_ip = tls_error{};
-    s.spawn(test::serve_one(&l, server_config(), &by_ip));
-    auto ip = co_await dial_tls("tcp", l.addr().to_string(), client_config());
+    s.spawn(test::serve_one(&l, tls_context(server_config()), &by_ip));
+    auto ip = co_await dial_tls("tcp", l.addr().to_string(), tls_context(client_config()));
     co_await s.join();
     EXPECT_TRUE(ip) << ip.error().message();
     CO_ASSERT(ip && by_ip);
@@ -935,8 +938,8 @@ TEST_F(Tls, DialTlsErrorsAreOpErrors) {
     std::string where = l.addr().to_string();
     result<tls_stream, tls_error> served = tls_error{};
     scope s;
-    s.spawn(test::serve_one(&l, server_config(cc.other, cc.other_key), &served));
-    auto wrong = co_await dial_tls("tcp", where, client_config());
+    s.spawn(test::serve_one(&l, tls_context(server_config(cc.other, cc.other_key)), &served));
+    auto wrong = co_await dial_tls("tcp", where, tls_context(client_config()));
     co_await s.join();
     CO_ASSERT(!wrong);
     EXPECT_EQ(wrong.error().message(),
@@ -946,7 +949,7 @@ TEST_F(Tls, DialTlsErrorsAreOpErrors) {
     EXPECT_EQ(wrong.error(), errc::tls_hostname_mismatch);
 
     auto refused_at = ringo::test::refused_address();
-    auto refused = co_await dial_tls("tcp", refused_at.to_string(), client_config());
+    auto refused = co_await dial_tls("tcp", refused_at.to_string(), tls_context(client_config()));
     CO_ASSERT(!refused);
     EXPECT_EQ(refused.error().message(),
               "dial tcp " + refused_at.to_string() + ": connect: connection refused");
@@ -958,8 +961,8 @@ TEST_F(Tls, DialTlsTimeoutCoversTheHandshakeAndAStopEndsIt) {
     auto l = listen("tcp", "127.0.0.1:0").value();  // connects complete; nobody speaks
     std::string where = l.addr().to_string();
     auto start = clock::now();
-    auto timed =
-        co_await dial_tls_with_dialer(dialer{.timeout = 100ms}, "tcp", where, client_config());
+    auto timed = co_await dial_tls_with_dialer(dialer{.timeout = 100ms}, "tcp", where,
+                                               tls_context(client_config()));
     double took = ms(clock::now() - start);
     CO_ASSERT(!timed);
     EXPECT_TRUE(timed.error().timeout());
@@ -970,7 +973,7 @@ TEST_F(Tls, DialTlsTimeoutCoversTheHandshakeAndAStopEndsIt) {
     std::stop_source stop;
     scope s;
     s.spawn(ringo::test::stop_after(&stop, 50ms));
-    auto stopped = co_await dial_tls("tcp", where, client_config(), stop.get_token());
+    auto stopped = co_await dial_tls("tcp", where, tls_context(client_config()), stop.get_token());
     co_await s.join();
     CO_ASSERT(!stopped);
     EXPECT_TRUE(stopped.error().canceled());

@@ -93,6 +93,13 @@ inline task<shake_result> shake(tls_context client_ctx, tls_context server_ctx,
   co_return out;
 }
 
+// The same with contexts made from configs (a context per call: fine for tests).
+inline task<shake_result> shake(const tls_config& client, const tls_config& server,
+                                std::string name = "localhost", std::string host = "127.0.0.1",
+                                listener* on = nullptr) {
+  return shake(tls_context(client), tls_context(server), std::move(name), std::move(host), on);
+}
+
 // The message of a failed result, or "ok".
 template <typename T>
 std::string message_of(const result<T, tls_error>& r) {
