@@ -67,11 +67,6 @@ std::string joined(const std::vector<std::string>& v) {
   return s;
 }
 
-bool is_ip(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 bool is_unknown_authority(int verify_error) {
   switch (verify_error) {
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -111,7 +106,7 @@ std::string hostname_error_text(X509* cert, const std::string& host) {
   if (!names.present && common_name(cert) == host)
     return "x509: certificate relies on legacy Common Name field, use SANs instead";
   std::string valid;
-  if (is_ip(host)) {
+  if (is_ip_literal(host)) {
     if (names.ips.empty())
       return "x509: cannot validate certificate for " + host +
              " because it doesn't contain any IP SANs";

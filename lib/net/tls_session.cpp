@@ -40,16 +40,16 @@ int note_verify(int ok, X509_STORE_CTX* store) {
   return s->verify_any ? 1 : ok;
 }
 
-bool is_ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 tls_error io_error(std::error_code ec) {
   return {.err = ec, .detail = {}};
 }
 
 }  // namespace
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
 
 int session_index() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -122,8 +122,8 @@ result<void, tls_error> tls_session::prepare_client(std::string name) {
     if (name.empty())
       return tls_error{.err = make_error_code(errc::tls_config),
                        .detail =
-                           "tls: either ServerName or InsecureSkipVerify must be specified "
-                           "in the tls.Config"};
+                           "tls: either server_name or insecure_skip_verify must be set in the "
+                           "tls_config (Go: ServerName, InsecureSkipVerify)"};
     SSL_set_verify(ssl.get(), SSL_VERIFY_PEER, note_verify);
     int set = 0;
     if (ip) {

@@ -158,6 +158,9 @@ struct tls_session {
   std::optional<tls_error> check_first_record();
 };
 
+// Whether `host` is an IPv4 or IPv6 address (then verified against IP SANs, never sent as SNI).
+bool is_ip_literal(const std::string& host);
+
 // Go's texts for a failed verification of `cert` for `host` (HostnameError, CertificateInvalid).
 std::string hostname_error_text(X509* cert, const std::string& host);
 std::string validity_error_text(X509* cert, int verify_error);

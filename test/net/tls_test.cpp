@@ -288,7 +288,8 @@ TEST_F(Tls, AClientWithoutANameOrInsecureSkipVerifyIsRefusedBeforeSending) {
   ringo::run([&]() -> task<void> {
     auto r = co_await shake(client_config(), server_config(), "");
     EXPECT_EQ(message_of(r.client),
-              "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config");
+              "tls: either server_name or insecure_skip_verify must be set in the tls_config (Go: "
+              "ServerName, InsecureSkipVerify)");
     EXPECT_EQ(r.server.error(), errc::unexpected_eof);  // the client hung up without a word
   }());
 }
