@@ -10,6 +10,7 @@
 // resumed, the share of ringo's handshakes that resumed.
 // ECDSA P-256 certificate, X25519, TLS 1.3, made with the openssl CLI at start. Pin it:
 //   taskset -c 1 build-rel/bench/tls_bench
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <openssl/err.h>
@@ -40,12 +41,21 @@ struct bench_cert {
   bool ok = false;
 };
 
+// Removed at exit; a plain array, so that no destructor runs before the atexit handler does.
+char cert_dir[64];
+
+void remove_cert_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(cert_dir, ec);
+}
+
 const bench_cert& certificate() {
   static const bench_cert c = [] {
     bench_cert b;
-    char tmpl[] = "/tmp/ringo-tls-bench-XXXXXX";
-    if (!::mkdtemp(tmpl)) return b;
-    b.dir = tmpl;
+    std::snprintf(cert_dir, sizeof cert_dir, "/tmp/ringo-tls-bench-XXXXXX");
+    if (!::mkdtemp(cert_dir)) return b;
+    std::atexit(remove_cert_dir);
+    b.dir = cert_dir;
     b.cert = b.dir + "/cert.pem";
     b.key = b.dir + "/key.pem";
     std::string cmd =
@@ -55,7 +65,6 @@ const bench_cert& certificate() {
         " -subj /CN=localhost -addext subjectAltName=DNS:localhost -days 2 "
         ">/dev/null 2>&1";
     b.ok = std::system(cmd.c_str()) == 0;
-    std::atexit([] { std::filesystem::remove_all(certificate().dir); });
     return b;
   }();
   return c;
