@@ -1,4 +1,4 @@
-// The net layer: addresses, the resolver, conns, listeners and Go's Dialer.
+// The net layer: addresses, the resolver, conns, listeners, Go's Dialer and TLS streams.
 #pragma once
 
 #include <ringo/net/address.hpp>
@@ -8,4 +8,5 @@
 #include <ringo/net/listener.hpp>
 #include <ringo/net/resolver.hpp>
 #include <ringo/net/stream.hpp>
+#include <ringo/net/tls.hpp>
 #include <ringo/runtime.hpp>

@@ -6,6 +6,9 @@
                  sources (lib/<layer>/). And http sees byte streams only (net::stream): none of its
                  files makes a socket syscall or touches a descriptor, so TLS can go under it and
                  HTTP/2 beside it.
+                 It also fails when a public header (include/ringo/) includes a private
+                 dependency's header: liburing, c-ares, llhttp or OpenSSL. Those libraries are
+                 linked into libringo privately; users compile against ringo's headers alone.
 """
 
 import os
@@ -50,6 +53,12 @@ def check_http_streams_only(root):
     return errors
 
 
+# <liburing.h>, <liburing/io_uring.h>, <ares.h>, <llhttp.h>, <openssl/ssl.h>, in either form.
+PRIVATE_DEPENDENCY = re.compile(
+    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|openssl)[/._]'
+)
+
+
 def layer_files(root, layer):
     """The files that belong to a layer: its umbrella header, public headers and sources."""
     umbrella = os.path.join(root, "include", "ringo", layer + ".hpp")
@@ -63,7 +72,35 @@ def layer_files(root, layer):
                     yield os.path.join(dirpath, name)
 
 
+def public_headers(root):
+    top = os.path.join(root, "include", "ringo")
+    for dirpath, dirnames, names in os.walk(top):
+        dirnames.sort()
+        for name in sorted(names):
+            if name.endswith(SOURCE_EXTS):
+                yield os.path.join(dirpath, name)
+
+
+def check_private_dependencies(root):
+    """Public headers must not include liburing, c-ares, llhttp or OpenSSL."""
+    errors = 0
+    for path in public_headers(root):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for lineno, line in enumerate(f, 1):
+                m = PRIVATE_DEPENDENCY.match(line)
+                if m:
+                    rel = os.path.relpath(path, root)
+                    print(f"{rel}:{lineno}: a public header must not include {m.group(1)}: "
+                          f"{line.strip()}")
+                    errors += 1
+    if errors:
+        print(f"{errors} private dependency include(s) in public headers; "
+              "keep them in lib/ (or behind an opaque type)")
+    return errors
+
+
 def main(root):
+    private = check_private_dependencies(root)
     errors = 0
     for rank, layer in enumerate(LAYERS):
         for path in layer_files(root, layer):
@@ -77,7 +114,7 @@ def main(root):
     errors += check_http_streams_only(root)
     if errors:
         print(f"{errors} layering violation(s); the layers are {' -> '.join(LAYERS)}")
-    return 1 if errors else 0
+    return 1 if errors or private else 0
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ TEST_F(Stream, WaitHangupReadsNothingAndTellsAFinAfterDataFromAPlainOne) {
       *out = co_await st->wait_hangup({});
     }(&server, &seen));
     (void)co_await client.write_all("pipelined");
-    co_await sleep_for(20ms);
+    (void)co_await sleep_for(20ms);
     EXPECT_FALSE(seen) << "bytes ended the wait";
     (void)client.shutdown(SHUT_WR);
     co_await s.join();

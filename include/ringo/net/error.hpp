@@ -3,6 +3,7 @@
 // reads like Go's: "dial tcp [::1]:8080: connect: connection refused".
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -21,12 +22,30 @@ enum class errc {
   invalid_address,   // "invalid address": not host:port, bad port, ...
   mismatched_local,  // "mismatched local address type"
   server_failure,    // "server misbehaving": the DNS server failed the query
+
+  // TLS (tls.hpp), in Go's crypto/tls and crypto/x509 words. A tls_error's detail says more (the
+  // names a certificate is valid for, its dates).
+  tls_unknown_authority,    // "...: x509: certificate signed by unknown authority"
+  tls_hostname_mismatch,    // "...: x509: certificate is not valid for the host"
+  tls_certificate_expired,  // "...: x509: certificate has expired or is not yet valid"
+  tls_certificate_invalid,  // "...: x509: certificate is invalid"
+  tls_record_header,        // "tls: first record does not look like a TLS handshake"
+  tls_no_certificate,       // "tls: client didn't provide a certificate"
+  tls_protocol_error,       // "tls: protocol error": a failure with no alert to name it
+  tls_config,    // "tls: invalid configuration" (a certificate or key that does not load)
+  tls_shutdown,  // "tls: protocol is shutdown": a write after close_write
 };
 
 const std::error_category& net_category() noexcept;
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), net_category()};
 }
+
+// A TLS alert (RFC 8446 section 6) as an error code of net_category(): one the peer sent reads as
+// Go's "remote error: tls: bad certificate", one this side sent as "local error: tls: bad record
+// MAC". Compare with ==, e.g. `ec == tls_alert_error(116)` (certificate_required, which a TLS 1.3
+// client whose certificate the server refused sees on its first read).
+std::error_code tls_alert_error(std::uint8_t alert, bool remote = true) noexcept;
 
 struct op_error {
   std::string op;       // "dial", "listen", "accept", "read", "write"
@@ -35,6 +54,9 @@ struct op_error {
   std::string address;  // the remote (or listening) address
   std::string syscall;  // "connect", "lookup localhost", ...: what failed underneath, if anything
   std::error_code err;
+  // The error's text when err alone cannot say it (a TLS handshake that failed: "tls: failed to
+  // verify certificate: x509: certificate is valid for other.test, not localhost"); else empty.
+  std::string detail;
   // For a dial: every attempt that failed, in the order they finished (the main error is one of
   // them: the first primary's, as in Go).
   std::vector<op_error> attempts;
