@@ -182,7 +182,7 @@ task<result<hangup>> tls_stream::wait_hangup(std::stop_token stop) {
   }
 }
 
-task<result<void>> tls_stream::wait_readable(std::stop_token stop, time_point deadline) {
+task<result<void>> tls_stream::wait_readable_some(std::stop_token stop, time_point deadline) {
   if (!is_open()) co_return closed();
   detail::tls_session* s = s_.get();
   SSL* ssl = s->ssl.get();

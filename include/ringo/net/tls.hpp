@@ -193,10 +193,6 @@ class tls_stream final : public stream {
   // The underlying stream's hang-up; closed_later while decrypted or undecrypted bytes wait.
   // Counts as the reading direction's one coroutine.
   task<result<hangup>> wait_hangup(std::stop_token stop) override;
-  // Ready at once while plaintext waits; else waits for a whole record (or the end, or an error),
-  // so that a read after it does not block. Counts as the reading direction's one coroutine.
-  task<result<void>> wait_readable(std::stop_token stop = {},
-                                   time_point deadline = no_deadline) override;
   // Whether plaintext, or ciphertext not yet decrypted, waits here or in the underlying stream.
   bool has_buffered_input() const noexcept override;
 
@@ -209,6 +205,10 @@ class tls_stream final : public stream {
                                       time_point deadline) override;
   task<result<std::size_t>> write_some(const_buffer buf, std::stop_token stop,
                                        time_point deadline) override;
+  // wait_readable(): ready at once while plaintext waits; else waits for a whole record (or the
+  // end, or an error), so that a read after it does not block. Counts as the reading direction's
+  // one coroutine.
+  task<result<void>> wait_readable_some(std::stop_token stop, time_point deadline) override;
 
  private:
   std::unique_ptr<detail::tls_session> s_;
