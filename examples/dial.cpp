@@ -58,7 +58,7 @@ std::optional<options> parse_args(int argc, char** argv) {
     if (arg == "-v") {
       o.verbose = true;
     } else if (arg == "--no-dual-stack") {
-      o.dialer.dual_stack = false;
+      o.dialer.fallback_delay = -std::chrono::milliseconds(1);  // no Happy Eyeballs
     } else if (arg == "--he2") {
       o.dialer.happy_eyeballs_v2 = true;
     } else if (arg == "--timeout" && i + 1 < argc) {

@@ -56,7 +56,7 @@ ringo::task<int> serve(int listener) {
     if (!conn) {
       // Out of descriptors, for instance: report it and give connections time to finish.
       std::fprintf(stderr, "accept: %s\n", conn.error().message().c_str());
-      (void)co_await ringo::sleep_for(100ms, server.get_token());
+      if (!co_await ringo::sleep_for(100ms, server.get_token())) break;
       continue;
     }
     ++served;

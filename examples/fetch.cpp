@@ -262,8 +262,9 @@ task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
   if (o.verbose) trace.emplace();
   int status = 0;
   for (const std::string& u : o.urls) {
-    if (&u != &o.urls.front() && o.pause_ms > 0)
-      (void)co_await ringo::sleep_for(std::chrono::milliseconds(o.pause_ms), stop);
+    if (&u != &o.urls.front() && o.pause_ms > 0 &&
+        !co_await ringo::sleep_for(std::chrono::milliseconds(o.pause_ms), stop))
+      break;
     int s = co_await fetch_one(c, o, u, out_fd, trace ? &*trace : nullptr, stop);
     if (s == 1 || (s == 22 && status == 0)) status = s;  // an error outweighs a 4xx/5xx
     if (stop.stop_requested()) break;

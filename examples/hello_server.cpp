@@ -16,19 +16,24 @@ task<void> hello(http::response_writer& w, http::request&) {
 
 task<void> serve(std::string address, std::stop_token stop) {
   http::mux mux;
-  (void)mux.handle("GET /{$}", hello);
+  mux.handle("GET /{$}", hello);
   http::server server(mux.as_handler());
   auto listener = net::listen("tcp", address, {.reuse_port = true}).value();  // or throws
-  (void)co_await server.serve(listener, stop);
+  (co_await server.serve(listener, stop)).value();
 }
 
-// The first server runs on the main thread beside the wait for Ctrl-C, which stops them all.
+// Ctrl-C stops every server.
+task<void> stop_on_signal(std::stop_source* stop, std::stop_token token) {
+  auto signal = wait_for_signal({SIGINT, SIGTERM}, token);  // (GCC 12: not inside the co_await)
+  if (co_await std::move(signal)) stop->request_stop();
+}
+
+// The first server runs on the main thread, beside the wait for Ctrl-C; a server that fails
+// stops the wait, and its error reaches main.
 task<void> serve_until_signal(std::string address, std::stop_source* stop) {
-  scope s;
-  s.spawn(serve(address, stop->get_token()));
-  auto signal = wait_for_signal({SIGINT, SIGTERM}, stop->get_token());  // (GCC 12: not inside
-  (void)co_await std::move(signal);                                     // the co_await)
-  stop->request_stop();
+  scope s(stop->get_token());
+  s.spawn(serve(address, s.get_token()));
+  s.spawn(stop_on_signal(stop, s.get_token()));
   co_await s.join();
 }
 
@@ -39,7 +44,7 @@ int main(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--listen") address = argv[i + 1];
     if (std::string_view(argv[i]) == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
   }
-  (void)block_signals({SIGINT, SIGTERM});  // before the threads start, so they inherit the mask
+  block_signals({SIGINT, SIGTERM}).value();  // before the threads start: they inherit the mask
   std::stop_source stop;
   std::vector<std::jthread> workers;
   for (int i = 1; i < threads; ++i)

@@ -37,7 +37,7 @@ task<void> headers(http::response_writer& w, http::request& r) {
 task<void> status(http::response_writer& w, http::request& r) {
   int code = number(r, "code", 200);
   if (code < 200 || code > 999) {
-    (void)co_await http::error(w, 400, "bad status code");
+    co_await http::error(w, 400, "bad status code");
     co_return;
   }
   w.write_header(code);
@@ -80,7 +80,7 @@ task<void> redirect(http::response_writer& w, http::request& r) {
 task<void> echo(http::response_writer& w, http::request& r) {
   auto body = co_await r.body->read_all(64 << 20, r.stop);
   if (!body) {
-    (void)co_await http::error(w, 400, body.error().message());
+    co_await http::error(w, 400, body.error().message());
     co_return;
   }
   co_await w.write(*body);
@@ -94,19 +94,19 @@ task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
 
 task<int> serve(std::string address, milliseconds idle_timeout) {
   http::mux mux;
-  (void)mux.handle("GET /get", get);
-  (void)mux.handle("GET /headers", headers);
-  (void)mux.handle("/status/{code}", status);
-  (void)mux.handle("GET /delay/{ms}", delay);
-  (void)mux.handle("GET /bytes/{n}", bytes);
-  (void)mux.handle("GET /stream/{n}", stream);
-  (void)mux.handle("GET /redirect/{n}", redirect);
-  (void)mux.handle("POST /echo", echo);
+  mux.handle("GET /get", get);
+  mux.handle("GET /headers", headers);
+  mux.handle("/status/{code}", status);
+  mux.handle("GET /delay/{ms}", delay);
+  mux.handle("GET /bytes/{n}", bytes);
+  mux.handle("GET /stream/{n}", stream);
+  mux.handle("GET /redirect/{n}", redirect);
+  mux.handle("POST /echo", echo);
   http::server server([&mux](http::response_writer& w, http::request& r) {
     if (auto id = r.header.get("X-Request-Id")) w.header().set("X-Request-Id", std::string(*id));
     return mux(w, r);
   });
-  server.idle_timeout = idle_timeout;
+  if (idle_timeout.count() > 0) server.idle_timeout = idle_timeout;
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));
   auto served = co_await server.listen_and_serve(address);
@@ -130,6 +130,6 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  (void)block_signals({SIGINT, SIGTERM});
+  block_signals({SIGINT, SIGTERM}).value();
   return run(serve(address, idle_timeout));
 }

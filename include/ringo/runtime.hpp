@@ -17,5 +17,6 @@
 #include <ringo/runtime/socket.hpp>
 #include <ringo/runtime/socket_address.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 #include <ringo/runtime/when_all.hpp>

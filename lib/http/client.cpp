@@ -94,11 +94,11 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
     client_deadline = d < req.deadline;
     req.deadline = std::min(req.deadline, d);
   }
-  auto fail = [&](client_error e) {
-    if (client_deadline && e.code == errc::timed_out)
-      e.text = e.message() + " (Client.Timeout exceeded while awaiting headers)";
-    e.text = op + " \"" + req.url.string() + "\": " + e.message();
-    return e;
+  auto fail = [&](const client_error& e) {
+    std::string text = e.message();
+    if (client_deadline && e.code() == ringo::errc::timed_out)
+      text += " (Client.Timeout exceeded while awaiting headers)";
+    return client_error(e.code(), op + " \"" + req.url.string() + "\": " + text);
   };
   for (int redirects = 0;; ++redirects) {
     client_request attempt = req;
@@ -111,13 +111,13 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
     result<url, url_error> next = resolve(req.url, *location);
     if (!next) {
       r->close_body();
-      co_return fail({make_error_code(client_errc::bad_location),
-                      "failed to parse Location header \"" + std::string(*location) +
-                          "\": " + next.error().message()});
+      co_return fail({make_error_code(errc::bad_location), "failed to parse Location header \"" +
+                                                               std::string(*location) +
+                                                               "\": " + next.error().message()});
     }
     if (redirects == options_.max_redirects) {
       r->close_body();
-      co_return fail({make_error_code(client_errc::too_many_redirects),
+      co_return fail({make_error_code(errc::too_many_redirects),
                       "stopped after " + std::to_string(options_.max_redirects) + " redirects"});
     }
     co_await discard_redirect_body(*r, stop);
@@ -139,13 +139,13 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
   }
 }
 
-task<result<response, client_error>> client::send_url(std::string method, std::string_view u,
+task<result<response, client_error>> client::send_url(std::string method, std::string u,
                                                       std::string content_type, std::string body,
                                                       std::stop_token stop) {
   result<url, url_error> parsed = parse_url(u);
   if (!parsed)
-    co_return client_error{parsed.error().code(), operation_name(method) + " \"" + std::string(u) +
-                                                      "\": " + parsed.error().message()};
+    co_return client_error{parsed.error().code(),
+                           operation_name(method) + " \"" + u + "\": " + parsed.error().message()};
   client_request req;
   req.method = std::move(method);
   req.url = std::move(*parsed);
@@ -154,32 +154,30 @@ task<result<response, client_error>> client::send_url(std::string method, std::s
   co_return co_await send(std::move(req), std::move(stop));
 }
 
-task<result<response, client_error>> client::get(std::string_view u, std::stop_token stop) {
-  return send_url("GET", u, {}, {}, std::move(stop));
+task<result<response, client_error>> client::get(std::string u, std::stop_token stop) {
+  return send_url("GET", std::move(u), {}, {}, std::move(stop));
 }
 
-task<result<response, client_error>> client::post(std::string_view u, std::string_view content_type,
+task<result<response, client_error>> client::post(std::string u, std::string content_type,
                                                   std::string body, std::stop_token stop) {
-  return send_url("POST", u, std::string(content_type), std::move(body), std::move(stop));
+  return send_url("POST", std::move(u), std::move(content_type), std::move(body), std::move(stop));
 }
 
-task<result<std::string, client_error>> client::fetch(std::string_view u, std::stop_token stop) {
+task<result<std::string, client_error>> client::fetch(std::string u, std::stop_token stop) {
   result<response, client_error> r = co_await get(u, stop);
   if (!r) co_return r.error();
   if (r->status >= 400)
-    co_return client_error{
-        make_error_code(client_errc::bad_status),
-        "Get \"" + std::string(u) + "\": " + std::to_string(r->status) + " " + r->reason};
+    co_return client_error{make_error_code(errc::bad_status),
+                           "Get \"" + u + "\": " + std::to_string(r->status) + " " + r->reason};
   result<std::string> body = co_await r->body->read_all(std::size_t(1) << 30, stop);
   if (!body)
-    co_return client_error{body.error(),
-                           "Get \"" + std::string(u) + "\": body: " + body.error().message()};
+    co_return client_error{body.error(), "Get \"" + u + "\": body: " + body.error().message()};
   co_return std::move(*body);
 }
 
-task<result<std::string, client_error>> fetch(std::string_view u, std::stop_token stop) {
+task<result<std::string, client_error>> fetch(std::string u, std::stop_token stop) {
   transport t;
-  result<std::string, client_error> got = co_await client(t).fetch(u, std::move(stop));
+  result<std::string, client_error> got = co_await client(t).fetch(std::move(u), std::move(stop));
   co_await t.close();
   co_return got;
 }

@@ -73,13 +73,15 @@ mux::mux() : tree_(std::make_unique<detail::routing_node>()) {}
 
 mux::~mux() = default;
 
-result<void, mux_error> mux::handle(std::string_view pattern, http::handler h, const char* file,
-                                    int line) {
-  if (!pattern.empty() && !h) {
-    return mux_error{mux_error::kind::nil_handler, std::string(pattern), {}, "http: nil handler"};
-  }
+std::error_code mux_error::code() const noexcept {
+  return reason == kind::conflict ? errc::pattern_conflict : errc::invalid_pattern;
+}
+
+void mux::handle(std::string_view pattern, http::handler h, const char* file, int line) {
+  if (!pattern.empty() && !h)
+    throw mux_error{mux_error::kind::nil_handler, std::string(pattern), {}, "http: nil handler"};
   auto parsed = detail::parse_pattern(pattern);
-  if (!parsed) return parsed.error();
+  if (!parsed) throw parsed.error();
   detail::pattern p = std::move(*parsed);
   p.loc = std::string(file) + ":" + std::to_string(line);
 
@@ -87,11 +89,11 @@ result<void, mux_error> mux::handle(std::string_view pattern, http::handler h, c
   // by segment to skip patterns that cannot conflict; worth it only for thousands of patterns.)
   for (const auto& e : entries_) {
     if (!detail::conflicts_with(p, e->pat)) continue;
-    return mux_error{mux_error::kind::conflict, p.str, e->pat.str,
-                     "pattern " + detail::quote(p.str) + " (registered at " + p.loc +
-                         ") conflicts with pattern " + detail::quote(e->pat.str) +
-                         " (registered at " + e->pat.loc + "):\n" +
-                         detail::describe_conflict(p, e->pat)};
+    throw mux_error{mux_error::kind::conflict, p.str, e->pat.str,
+                    "pattern " + detail::quote(p.str) + " (registered at " + p.loc +
+                        ") conflicts with pattern " + detail::quote(e->pat.str) +
+                        " (registered at " + e->pat.loc + "):\n" +
+                        detail::describe_conflict(p, e->pat)};
   }
 
   // Reserve first: once the tree points at the entry, storing it must not fail.
@@ -99,7 +101,6 @@ result<void, mux_error> mux::handle(std::string_view pattern, http::handler h, c
   auto e = std::make_unique<entry>(entry{std::move(p), std::move(h)});
   tree_->add_pattern(e->pat, e->handler);
   entries_.push_back(std::move(e));
-  return {};
 }
 
 mux::match_result mux::match(std::string_view method, std::string_view host,

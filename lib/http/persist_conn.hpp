@@ -8,7 +8,7 @@
 #include <string>
 
 #include <ringo/net/stream.hpp>
-#include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/time.hpp>
 
 #include "h1/parser.hpp"
 #include "h1/read_buffer.hpp"

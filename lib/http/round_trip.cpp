@@ -12,6 +12,7 @@
 #include <ringo/net/error.hpp>
 
 #include "client_body.hpp"
+#include "context_errors.hpp"
 #include "h1/parser.hpp"
 #include "h1/writer.hpp"
 #include "source_closer.hpp"
@@ -19,7 +20,9 @@
 
 namespace ringo::http {
 
+using detail::canceled_error;
 using detail::conn_ptr;
+using detail::deadline_error;
 using h1::message_parser;
 
 namespace {
@@ -30,16 +33,8 @@ struct attempt_info {
   std::error_code body_error;
 };
 
-client_error canceled_error() {
-  return {make_error_code(errc::operation_canceled), "context canceled"};
-}
-
-client_error deadline_error() {
-  return {make_error_code(errc::timed_out), "context deadline exceeded"};
-}
-
 client_error broken_error(std::string_view op, std::error_code ec) {
-  return {make_error_code(client_errc::connection_broken),
+  return {make_error_code(errc::connection_broken),
           "connection broken: " + std::string(op) + ": " + net::error_text(ec)};
 }
 
@@ -51,7 +46,7 @@ task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
     result<std::size_t> n =
         co_await pc->stream->write(const_buffer(data.data(), data.size()), stop, deadline);
     if (!n) {
-      if (n.error() == errc::timed_out) co_return deadline_error();
+      if (n.error() == ringo::errc::timed_out) co_return deadline_error();
       co_return broken_error("write", n.error());
     }
     if (*n > 0) info->written = true;
@@ -128,7 +123,7 @@ task<result<void, client_error>> write_body(conn_ptr pc, const client_request& r
         co_await req.source->read(mutable_buffer(chunk.get() + prefix, room), stop);
     if (!n) {
       info->body_error = n.error();
-      co_return client_error{make_error_code(client_errc::request_body),
+      co_return client_error{make_error_code(errc::request_body),
                              "http: request body read failed: " + n.error().message()};
     }
     std::string_view out(chunk.get() + prefix, *n);
@@ -179,10 +174,10 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
       message_parser::step step = p.feed(pc->in.unread());
       pc->in.consume(step.consumed);
       if (step.what == message_parser::event::error)
-        co_return client_error{make_error_code(client_errc::malformed_response),
+        co_return client_error{make_error_code(errc::malformed_response),
                                std::string("malformed HTTP response: ") + p.error_reason()};
       if (p.head_bytes > o.max_response_header_bytes)
-        co_return client_error{make_error_code(client_errc::header_too_large), {}};
+        co_return client_error{make_error_code(errc::response_header_too_large), {}};
       // A skipped body (HEAD) completes the message along with the head.
       if (step.what == message_parser::event::head_done ||
           (step.what == message_parser::event::message_done && p.head_complete())) {
@@ -190,7 +185,7 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
           // Go's transport.go (max1xxResponses): a server cannot keep a client reading 1xx
           // responses for ever.
           if (++informational > max_1xx_responses)
-            co_return client_error{make_error_code(client_errc::malformed_response),
+            co_return client_error{make_error_code(errc::malformed_response),
                                    "net/http: too many 1xx informational responses"};
           const bool is_continue = p.status == 100;
           if (is_continue && req.trace && req.trace->got_100_continue)
@@ -207,20 +202,20 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
     // The answer to a request just written: a socket waits for readability before it tries.
     result<std::size_t> n = co_await pc->in.fill(*pc->stream, stop, deadline, true);
     if (!n) {
-      if (n.error() == errc::timed_out) {
+      if (n.error() == ringo::errc::timed_out) {
         const time_point now = clock::now();
         if (now >= req.deadline) co_return deadline_error();
         if (now >= until_continue) co_return head_event::waited;
-        co_return client_error{make_error_code(client_errc::response_header_timeout), {}};
+        co_return client_error{make_error_code(errc::response_header_timeout), {}};
       }
-      if (n.error() == errc::operation_canceled) co_return canceled_error();
+      if (n.error() == ringo::errc::operation_canceled) co_return canceled_error();
       co_return broken_error("read", n.error());
     }
     if (*n == 0) {
       if (!info->got_byte && reused)
-        co_return client_error{make_error_code(client_errc::server_closed_idle), {}};
+        co_return client_error{make_error_code(errc::server_closed_idle), {}};
       co_return client_error{
-          make_error_code(client_errc::connection_broken),
+          make_error_code(errc::connection_broken),
           info->got_byte ? "connection broken: unexpected EOF" : "connection broken: EOF"};
     }
   }
@@ -267,7 +262,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
   std::shared_ptr<state> s = state_;
   detail::source_closer closer{req.source};
   if (req.url.scheme != "http")
-    co_return client_error{make_error_code(client_errc::unsupported_scheme),
+    co_return client_error{make_error_code(errc::unsupported_scheme),
                            "unsupported protocol scheme \"" + req.url.scheme + "\""};
   if (req.method.empty()) req.method = "GET";
   for (int attempt = 0;; ++attempt) {
@@ -291,7 +286,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
       if (stop.stop_requested()) co_return canceled_error();
       if (ai.body_error) co_return err;
       if (attempt == 0 && info.reused && !ai.got_byte && !s->closed &&
-          err.code != errc::timed_out) {
+          err.code() != ringo::errc::timed_out) {
         bool retry = !ai.written;
         if (!retry && req.idempotent()) retry = !req.source || req.source->rewind().has_value();
         if (retry) continue;
@@ -313,7 +308,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
       // Nothing asked to switch: the bytes after it are not HTTP, and the caller expects a
       // response it will not get.
       s->close_conn(pc, "http: unsolicited 101 Switching Protocols");
-      co_return client_error{make_error_code(client_errc::malformed_response),
+      co_return client_error{make_error_code(errc::malformed_response),
                              "net/http: server sent 101 Switching Protocols without an Upgrade "
                              "request"};
     }

@@ -1,8 +1,10 @@
 // The connection pool of the client transport (Go's transport.go: getConn, queueForIdleConn,
 // queueForDial, dialConnFor, decConnsPerHost, tryPutIdleConn) and the idle-connection watcher.
 #include <ringo/http/transport.hpp>
+#include <ringo/runtime/io_context.hpp>
 #include <ringo/runtime/operations.hpp>
 
+#include "context_errors.hpp"
 #include "transport_state.hpp"
 
 namespace ringo::http {
@@ -11,59 +13,6 @@ using detail::conn_ptr;
 using detail::want_conn;
 using detail::want_ptr;
 
-namespace {
-
-class client_category_impl final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "ringo.http.client"; }
-  std::string message(int c) const override {
-    switch (static_cast<client_errc>(c)) {
-      case client_errc::unsupported_scheme:
-        return "unsupported protocol scheme";
-      case client_errc::server_closed_idle:
-        return "http: server closed idle connection";
-      case client_errc::connection_broken:
-        return "connection broken";
-      case client_errc::response_header_timeout:
-        return "net/http: timeout awaiting response headers";
-      case client_errc::transport_closed:
-        return "http: transport closed";
-      case client_errc::request_body:
-        return "http: request body read failed";
-      case client_errc::malformed_response:
-        return "malformed HTTP response";
-      case client_errc::header_too_large:
-        return "server response headers exceeded the limit";
-      case client_errc::keep_alives_disabled:
-        return "http: putIdleConn: keep alives disabled";
-      case client_errc::close_idle_called:
-        return "http: CloseIdleConnections called";
-      case client_errc::too_many_idle_for_host:
-        return "http: putIdleConn: too many idle connections for host";
-      case client_errc::too_many_idle:
-        return "http: putIdleConn: too many idle connections";
-      case client_errc::idle_conn_timeout:
-        return "http: idle connection timeout";
-      case client_errc::unsolicited_response:
-        return "http: server sent unsolicited response on idle connection";
-      case client_errc::too_many_redirects:
-        return "stopped after too many redirects";
-      case client_errc::bad_location:
-        return "failed to parse Location header";
-      case client_errc::bad_status:
-        return "http: error status";
-    }
-    return "http client error";
-  }
-};
-
-}  // namespace
-
-const std::error_category& client_category() noexcept {
-  static const client_category_impl category;
-  return category;
-}
-
 // ---- get_conn ---------------------------------------------------------------------------------
 
 task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
@@ -71,16 +20,15 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
                                                                 std::stop_token stop,
                                                                 got_conn_info& info) {
   if (req.trace && req.trace->get_conn) req.trace->get_conn(key);
-  if (closed) co_return client_error{make_error_code(client_errc::transport_closed), {}};
-  if (stop.stop_requested())
-    co_return client_error{make_error_code(errc::operation_canceled), "context canceled"};
+  if (closed) co_return client_error{make_error_code(errc::transport_closed), {}};
+  if (stop.stop_requested()) co_return detail::canceled_error();
   host_conns& h = hosts[key];
   // An idle conn, most recently used first; the wall-clock check catches a watcher not yet run.
   while (!h.idle.empty()) {
     conn_ptr pc = h.idle.front();
     duration idle_for = clock::now() - pc->idle_since;
     if (options.idle_conn_timeout > duration::zero() && idle_for > options.idle_conn_timeout) {
-      close_conn(pc, client_errc::idle_conn_timeout);
+      close_conn(pc, errc::idle_conn_timeout);
       continue;
     }
     remove_idle(pc);
@@ -93,10 +41,10 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
   queue_for_dial(w);
   auto got = co_await w->result.receive(stop, req.deadline);
   remove_waiter(w);  // whatever happened, it waits no more and holds nothing
-  if (!got)
-    co_return client_error{got.error(), got.error() == errc::operation_canceled
-                                            ? "context canceled"
-                                            : "context deadline exceeded"};
+  if (!got) {
+    if (got.error() == ringo::errc::operation_canceled) co_return detail::canceled_error();
+    co_return detail::deadline_error();
+  }
   if (!got->pc) co_return std::move(got->err);
   info = {got->pc->reused, false, {}};
   co_return std::move(got->pc);
@@ -122,7 +70,7 @@ void transport::state::queue_for_dial(const want_ptr& w) {
 void transport::state::start_dial(const want_ptr& w) {
   ++dials;
   auto entry = dialing.insert(dialing.end(), dial_entry{w, std::stop_source()});
-  tasks.spawn(dial_conn_for(this, entry));
+  spawn(dial_conn_for(this, entry));
 }
 
 void transport::state::remove_waiter(const want_ptr& w) {
@@ -211,10 +159,10 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
 
 std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   if (options.disable_keep_alives || options.max_idle_conns_per_host < 0)
-    return client_errc::keep_alives_disabled;
-  if (pc->state == detail::persist_conn::where::closed) return client_errc::connection_broken;
-  if (closed) return client_errc::close_idle_called;
-  if (!pc->in.empty()) return client_errc::unsolicited_response;
+    return errc::keep_alives_disabled;
+  if (pc->state == detail::persist_conn::where::closed) return errc::connection_broken;
+  if (closed) return errc::close_idle_called;
+  if (!pc->in.empty()) return errc::unsolicited_response;
   pc->reused = true;
   host_conns& h = hosts[pc->key];
   while (!h.idle_waiters.empty()) {
@@ -229,16 +177,16 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   }
   std::size_t per_host =
       options.max_idle_conns_per_host == 0 ? 2 : std::size_t(options.max_idle_conns_per_host);
-  if (h.idle.size() >= per_host) return client_errc::too_many_idle_for_host;
+  if (h.idle.size() >= per_host) return errc::too_many_idle_for_host;
   pc->state = detail::persist_conn::where::idle;
   pc->idle_since = clock::now();
   pc->idle_it = h.idle.insert(h.idle.begin(), pc);
   pc->lru_it = lru.insert(lru.begin(), pc);
   ++pc->idle_generation;
-  tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation));
+  spawn(watch_idle_conn(this, pc, pc->idle_generation));
   if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
     conn_ptr oldest = lru.back();
-    close_conn(oldest, client_errc::too_many_idle);
+    close_conn(oldest, errc::too_many_idle);
   }
   return {};
 }
@@ -285,7 +233,7 @@ void transport::state::close_idle_connections() {
     if (closed || !d.w->waiting()) d.stop.request_stop();
   while (!lru.empty()) {
     conn_ptr pc = lru.front();
-    close_conn(pc, client_errc::close_idle_called);
+    close_conn(pc, errc::close_idle_called);
   }
 }
 
@@ -314,7 +262,7 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
   if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
     co_return;
   if (!ready) {
-    if (ready.error() == errc::timed_out) s->close_conn(pc, client_errc::idle_conn_timeout);
+    if (ready.error() == ringo::errc::timed_out) s->close_conn(pc, errc::idle_conn_timeout);
     co_return;
   }
   // Whatever is there closes the conn; the first bytes only tell why. They are there already (a
@@ -325,9 +273,9 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
     co_return;
   std::string_view got(peek, n ? *n : 0);
   if (got.empty() || got.starts_with("HTTP/1.1 408") || got.starts_with("HTTP/1.0 408"))
-    s->close_conn(pc, client_errc::server_closed_idle);
+    s->close_conn(pc, errc::server_closed_idle);
   else
-    s->close_conn(pc, client_errc::unsolicited_response);
+    s->close_conn(pc, errc::unsolicited_response);
 }
 
 // ---- the public face --------------------------------------------------------------------------
@@ -335,7 +283,14 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
 transport::transport(transport_options options)
     : state_(std::make_shared<state>(std::move(options))) {}
 
-transport::~transport() = default;
+// Go's Transport needs no Close; a C++ user expects RAII. A transport dropped while it still runs
+// dials and idle watchers stops them, and its io_context finishes them (adopt): they keep the
+// state alive, and run() does not return before they are done. Nothing aborts, nothing leaks.
+transport::~transport() {
+  if (!state_ || state_->tasks.active() == 0) return;
+  state_->shut_down();
+  if (io_context* ctx = io_context::current()) ctx->adopt(state::finish(state_));
+}
 
 void transport::close_idle_connections() {
   state_->close_idle_connections();
@@ -343,19 +298,37 @@ void transport::close_idle_connections() {
 
 task<void> transport::close() {
   std::shared_ptr<state> s = state_;
-  s->closed = true;
-  s->close_idle_connections();
+  s->shut_down();
+  co_await s->tasks.join();
+}
+
+void transport::state::shut_down() {
+  closed = true;
+  close_idle_connections();
   // Waiters that no dial will serve any more (queued for a slot) fail now.
-  for (auto& [key, h] : s->hosts) {
+  for (auto& [key, h] : hosts) {
     for (const want_ptr& w : h.idle_waiters)
       if (w->waiting())
-        w->result.try_deliver({nullptr, {make_error_code(client_errc::transport_closed), {}}});
+        w->result.try_deliver({nullptr, {make_error_code(errc::transport_closed), {}}});
     for (const want_ptr& w : h.dial_waiters)
       if (w->waiting())
-        w->result.try_deliver({nullptr, {make_error_code(client_errc::transport_closed), {}}});
+        w->result.try_deliver({nullptr, {make_error_code(errc::transport_closed), {}}});
   }
-  s->tasks.request_stop();
+  tasks.request_stop();
+}
+
+task<void> transport::state::finish(std::shared_ptr<state> s) {
   co_await s->tasks.join();
+}
+
+// The io_context a transport's work runs on may go first (a transport made outside run()): its
+// shutdown stops the work, and the context's destructor runs it to its end.
+void transport::state::spawn(task<void> t) {
+  if (!context_link) {
+    if (io_context* ctx = io_context::current())
+      context_link.emplace(ctx->shutdown_token(), shut_down_on_stop{this});
+  }
+  tasks.spawn(std::move(t));
 }
 
 std::size_t transport::idle_count() const noexcept {

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <list>
+#include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
@@ -24,6 +26,19 @@ struct transport::state {
   };
 
   explicit state(transport_options o) : options(std::move(o)) {}
+
+  // Stops everything: no more idle conns or dials, waiters fail, the tasks are asked to stop.
+  void shut_down();
+  // Starts a task in `tasks` (dials, idle watchers).
+  void spawn(task<void> t);
+  // Awaits the tasks of a transport that was dropped, keeping its state alive meanwhile.
+  static task<void> finish(std::shared_ptr<state> s);
+  struct shut_down_on_stop {
+    state* s;
+    void operator()() const noexcept { s->shut_down(); }
+  };
+  // The io_context's shutdown stops this transport's work (see transport.cpp).
+  std::optional<std::stop_callback<shut_down_on_stop>> context_link;
 
   transport_options options;
   ringo::scope tasks;  // dials and idle watchers

@@ -359,7 +359,7 @@ task<dial_result> dial_impl(const dialer* d, std::string network, std::string wh
       co_return err;
     }
     addrs.push_back(*numeric);
-  } else if (d->happy_eyeballs_v2 && d->dual_stack && network == "tcp") {
+  } else if (d->happy_eyeballs_v2 && d->fallback_delay >= duration::zero() && network == "tcp") {
     co_return co_await dial_he2(&ctx, hp->host, *port, stop);
   } else {
     auto found = co_await resolve(&ctx, hp->host, family, stop);
@@ -374,7 +374,8 @@ task<dial_result> dial_impl(const dialer* d, std::string network, std::string wh
   }
 
   std::vector<address> primaries, fallbacks;
-  bool happy_eyeballs = d->dual_stack && network == "tcp" && d->fallback_delay >= duration::zero();
+  // (Go's DualStack is deprecated: a negative FallbackDelay turns Happy Eyeballs off.)
+  bool happy_eyeballs = network == "tcp" && d->fallback_delay >= duration::zero();
   for (address& a : addrs)
     (happy_eyeballs && a.family() != addrs.front().family() ? fallbacks : primaries).push_back(a);
   co_return co_await dial_parallel_impl(&ctx, std::move(primaries), std::move(fallbacks), stop);

@@ -38,7 +38,7 @@ result<address> listen_address(std::string_view network, std::string_view hostpo
 }  // namespace
 
 result<listener, op_error> listen(std::string_view network, std::string_view where,
-                                  listen_config config) {
+                                  listen_options options) {
   op_error error{.op = "listen", .network = std::string(network), .address = std::string(where)};
   if (network != "tcp" && network != "tcp4" && network != "tcp6" && network != "unix") {
     error.err = errc::unknown_network;
@@ -49,7 +49,7 @@ result<listener, op_error> listen(std::string_view network, std::string_view whe
     error.err = addr.error();
     return error;
   }
-  auto fd = listen_stream(*addr, {.backlog = config.backlog, .reuse_port = config.reuse_port});
+  auto fd = listen_stream(*addr, options);
   if (!fd) {
     error.syscall = "bind";
     error.err = fd.error();

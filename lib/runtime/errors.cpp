@@ -7,7 +7,7 @@ namespace {
 
 class runtime_category_impl final : public std::error_category {
  public:
-  const char* name() const noexcept override { return "ringo"; }
+  const char* name() const noexcept override { return "ringo.runtime"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
       case errc::operation_canceled:

@@ -105,6 +105,25 @@ io_context::io_context(io_context_options options) : ring_(std::make_unique<ring
 }
 
 io_context::~io_context() {
+  // Owners of background work (a transport's idle watchers) stop it now; the loop then runs until
+  // the work has finished, so that no coroutine stays suspended for ever holding memory and
+  // descriptors. Work that only sleeps on a timer without a stop is left (a caller's bug).
+  shutdown_.request_stop();
+  if (current_context == this && !running_loop_) {
+    for (;;) {
+      run_ready();
+      if (in_flight_ == 0 && ready_.empty()) break;
+      if (!ready_.empty()) continue;
+      // Only the kernel's operations are awaited here, each stopped by now: when none completes
+      // within 100 ms, what is left waits for something that will not come on its own.
+      __kernel_timespec ts = to_timespec(std::chrono::milliseconds(100));
+      io_uring_cqe* cqe = nullptr;
+      if (io_uring_submit_and_wait_timeout(&ring_->uring, &cqe, 1, &ts, nullptr) == -ETIME) break;
+      reap();
+      drain_remote_stops();
+      if (!timers_.empty()) timers_.fire_expired(clock::now());
+    }
+  }
   // Nothing may stay in the kernel pointing at memory we are about to free: cancel everything
   // still in flight and reap until its last CQE has arrived.
   if (in_flight_ > 0 || ring_->wake_armed) {
@@ -219,6 +238,16 @@ void io_context::refuse_nested_run() const {
   if (running_loop_) throw std::logic_error("ringo: io_context::run called from inside its loop");
 }
 
+void io_context::adopt(task<void> t) {
+  schedule(detail::make_child(std::move(t), adopted_));
+  ++adopted_.active;
+}
+
+std::coroutine_handle<> io_context::adopted_sink::child_done(std::exception_ptr) noexcept {
+  --active;
+  return std::noop_coroutine();
+}
+
 void io_context::run_until(const bool& done) {
   running_loop_ = true;
   struct reset_flag {
@@ -226,9 +255,10 @@ void io_context::run_until(const bool& done) {
     ~reset_flag() { flag = false; }
   } reset{running_loop_};
 
-  while (!done) {
+  // Adopted work (of owners that went away) finishes before run() returns.
+  while (!done || adopted_.active) {
     run_ready();
-    if (done) break;
+    if (done && !adopted_.active) break;
     // Receivers whose multishot ended with -ENOBUFS re-arm now that buffers came back: here, with
     // the SQEs about to be submitted, rather than from the CQE walk or a lent_buffer's release.
     if (ring_->buffers && ring_->buffers->has_waiters()) ring_->buffers->wake_waiters();

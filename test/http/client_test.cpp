@@ -111,7 +111,7 @@ TEST_F(ClientTest, FollowsRedirectsOnOneConn) {
   ringo::run([](transport* tp, std::string u, std::size_t* d) -> task<void> {
     client c(*tp);
     result<std::string, client_error> got = co_await c.fetch(u);
-    EXPECT_EQ(got.value_or(client_error{}.text), "done");
+    EXPECT_EQ(got.value_or(std::string()), "done");
     *d = tp->dial_count();
     co_await tp->close();
   }(&t, url("/hop/5"), &dials));
@@ -123,14 +123,14 @@ TEST_F(ClientTest, StopsAfterTenRedirects) {
     result<response, client_error> r = co_await c.get(u);
     EXPECT_FALSE(r.has_value());
     if (r) co_return;
-    EXPECT_EQ(r.error(), client_errc::too_many_redirects);
+    EXPECT_EQ(r.error(), errc::too_many_redirects);
     EXPECT_NE(r.error().message().find("stopped after 10 redirects"), std::string::npos)
         << r.error().message();
     EXPECT_TRUE(r.error().message().starts_with("Get \"http://127.0.0.1:")) << r.error().message();
   });
   with_client([u = url("/hop/10")](client& c) -> task<void> {
     result<std::string, client_error> got = co_await c.fetch(u);
-    EXPECT_EQ(got.value_or(client_error{}.text), "done");
+    EXPECT_EQ(got.value_or(std::string()), "done");
   });
 }
 
@@ -181,7 +181,7 @@ TEST_F(ClientTest, ErrorStatusIsAResponseButAFetchError) {
     result<std::string, client_error> f = co_await c.fetch(u);
     EXPECT_FALSE(f.has_value());
     if (!f) {
-      EXPECT_EQ(f.error(), client_errc::bad_status);
+      EXPECT_EQ(f.error(), errc::bad_status);
       EXPECT_NE(f.error().message().find("404 Not Found"), std::string::npos);
     }
   });
@@ -231,7 +231,7 @@ TEST_F(ClientTest, TimeoutWhileAwaitingHeaders) {
         result<response, client_error> r = co_await c.get(u);
         EXPECT_FALSE(r.has_value());
         if (r) co_return;
-        EXPECT_EQ(r.error().code, ringo::errc::timed_out);
+        EXPECT_EQ(r.error().code(), ringo::errc::timed_out);
         EXPECT_EQ(r.error().message(), "Get \"" + u +
                                            "\": context deadline exceeded (Client.Timeout "
                                            "exceeded while awaiting headers)");
@@ -268,7 +268,7 @@ TEST_F(ClientTest, StopCancelsARedirectChain) {
         co_await when_all(c.get(u, ss.get_token()), ringo::test::stop_after(&ss, 50ms));
     EXPECT_FALSE(r.has_value());
     if (!r) {
-      EXPECT_EQ(r.error().code, ringo::errc::operation_canceled);
+      EXPECT_EQ(r.error().code(), ringo::errc::operation_canceled);
     }
   });
   EXPECT_LT(clock::now() - start, 5s);

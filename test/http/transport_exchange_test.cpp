@@ -148,7 +148,7 @@ TEST_F(TransportExchangeTest, StopWhileWaitingFor100Continue) {
                                           test::stop_after(&ss, 50ms));
     EXPECT_FALSE(r.has_value());
     if (!r) {
-      EXPECT_EQ(r.error().code, ringo::errc::operation_canceled);
+      EXPECT_EQ(r.error().code(), ringo::errc::operation_canceled);
     }
     EXPECT_EQ(t->conns_per_host(key), 0u);
     co_await t->close();
@@ -374,8 +374,8 @@ TEST_F(TransportExchangeTest, PutIdleConnReportsTheReason) {
   one_per_host.max_idle_conns_per_host = 1;
   row rows[] = {
       {"pooled", {}, 1, {}},
-      {"keep-alives disabled", disabled, 1, client_errc::keep_alives_disabled},
-      {"too many for host", one_per_host, 2, client_errc::too_many_idle_for_host},
+      {"keep-alives disabled", disabled, 1, errc::keep_alives_disabled},
+      {"too many for host", one_per_host, 2, errc::too_many_idle_for_host},
   };
   script_server srv([](int fd, int) {
     if (read_request(fd).empty()) return;

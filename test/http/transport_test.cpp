@@ -106,7 +106,7 @@ task<void> cancelled_trip(transport* t, std::string u) {
   result<response, client_error> r = co_await t->round_trip(get(u), ss.get_token());
   EXPECT_FALSE(r);
   if (!r) {
-    EXPECT_EQ(r.error().code, make_error_code(ringo::errc::operation_canceled));
+    EXPECT_EQ(r.error().code(), make_error_code(ringo::errc::operation_canceled));
   }
   co_await sc.join();
 }

@@ -406,9 +406,9 @@ TEST_F(Dialer, FallbackDelayStartsTheFallbackLikeGo) {
   for (std::size_t i = 0; i < std::size(cases); ++i) {
     const fallback_case& tt = cases[i];
     SCOPED_TRACE("row #" + std::to_string(i));
+    // (Go's DualStack false is a negative fallback delay here.)
     dialer d{.timeout = tt.timeout,
-             .fallback_delay = tt.delay,
-             .dual_stack = tt.dual_stack,
+             .fallback_delay = tt.dual_stack ? tt.delay : -std::chrono::milliseconds(1),
              .name_resolver = &names};
     timed_dial t = run(timed([&](std::stop_token st) { return d.dial("tcp", target, st); }));
     EXPECT_EQ(bool(t.result), tt.expect_ok) << describe(t.result);
@@ -436,7 +436,9 @@ TEST_F(Dialer, DualStackFindsTheOtherFamilyWhenOneGoesAway) {
   for (bool dual_stack : {false, true}) {
     SCOPED_TRACE(dual_stack ? "dual stack" : "serial");
     auto dss = test::same_port_server::open({"127.0.0.1", "::1"}).value();
-    dialer d{.timeout = timeout, .dual_stack = dual_stack, .name_resolver = &names};
+    dialer d{.timeout = timeout,
+             .fallback_delay = dual_stack ? duration::zero() : -std::chrono::milliseconds(1),
+             .name_resolver = &names};
     std::string target = join_host_port("dualstack.test", std::to_string(dss.port));
     std::vector<int> families;
     for (int round = 0; round < 2; ++round) {

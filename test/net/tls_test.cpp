@@ -735,7 +735,9 @@ TEST_F(Tls, ACloseWriteWaitingBehindABlockedWriterStopsWithoutHarm) {
     result<std::size_t> written = std::size_t{0};
     scope writer;
     writer.spawn(write_all_into(&*r.client, &big, writer.get_token(), &written));
-    (void)co_await sleep_for(20ms);  // the writer now waits for the peer to read
+    // The writer now waits for the peer to read (generous: under load, encrypting the megabytes
+    // that fill the socket's buffers takes a while).
+    (void)co_await sleep_for(300ms);
     std::stop_source stop;
     scope s;
     s.spawn(ringo::test::stop_after(&stop, 20ms));

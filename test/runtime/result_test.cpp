@@ -60,7 +60,7 @@ TEST_F(Result, RuntimeErrorsMatchTheStandardConditionsAndReadLikeGo) {
   EXPECT_NE(canceled, std::errc::timed_out);
   EXPECT_EQ(canceled.message(), "operation was canceled");
   EXPECT_EQ(timed_out.message(), "i/o timeout");
-  EXPECT_STREQ(canceled.category().name(), "ringo");
+  EXPECT_STREQ(canceled.category().name(), "ringo.runtime");
   // The kernel's ECANCELED (e.g. from cancel_fd) matches the same condition but is not ringo's own
   // "a stop was requested".
   EXPECT_EQ(errno_code(ECANCELED), std::errc::operation_canceled);

@@ -13,6 +13,7 @@
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::http {
 
@@ -34,17 +35,17 @@ class client {
   // Sends the request and follows redirects. A streamed body (client_request::source) is replayed
   // with rewind() for a 307/308 and closed once, at the end.
   task<result<response, client_error>> send(client_request request, std::stop_token stop = {});
-  task<result<response, client_error>> get(std::string_view url, std::stop_token stop = {});
-  task<result<response, client_error>> post(std::string_view url, std::string_view content_type,
+  task<result<response, client_error>> get(std::string url, std::stop_token stop = {});
+  task<result<response, client_error>> post(std::string url, std::string content_type,
                                             std::string body, std::stop_token stop = {});
-  // GET url and read the whole body; a 4xx or 5xx status is an error (client_errc::status).
-  task<result<std::string, client_error>> fetch(std::string_view url, std::stop_token stop = {});
+  // GET url and read the whole body; a 4xx or 5xx status is an error (errc::bad_status).
+  task<result<std::string, client_error>> fetch(std::string url, std::stop_token stop = {});
 
   transport& underlying_transport() const noexcept { return *transport_; }
   const client_options& options() const noexcept { return options_; }
 
  private:
-  task<result<response, client_error>> send_url(std::string method, std::string_view url,
+  task<result<response, client_error>> send_url(std::string method, std::string url,
                                                 std::string content_type, std::string body,
                                                 std::stop_token stop);
 
@@ -53,6 +54,6 @@ class client {
 };
 
 // A one-off fetch on a transport of its own (closed before it returns): for scripts and tests.
-task<result<std::string, client_error>> fetch(std::string_view url, std::stop_token stop = {});
+task<result<std::string, client_error>> fetch(std::string url, std::stop_token stop = {});
 
 }  // namespace ringo::http

@@ -15,9 +15,9 @@
 #include <ringo/http/url.hpp>
 #include <ringo/net/dialer.hpp>
 #include <ringo/runtime/buffer.hpp>
-#include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::http {
 

@@ -23,12 +23,14 @@
 #pragma once
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include <ringo/http/error.hpp>
 #include <ringo/http/handler.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -43,26 +45,33 @@ struct pattern;
 struct routing_node;
 }  // namespace detail
 
-// Why mux::handle refused a registration. The message reads like Go's:
+// Why mux::handle refused a registration: a programmer's error, thrown (Go's Handle panics). The
+// message reads like Go's:
 //   parsing "/{x": at offset 1: bad wildcard segment
 //   pattern "/a/{y}" (registered at main.cpp:12) conflicts with pattern "/a/{x}" (registered at
 //   main.cpp:11):
 //   /a/{y} matches the same requests as /a/{x}
-struct mux_error {
+class mux_error : public std::invalid_argument {
+ public:
   enum class kind {
     invalid_pattern,  // the pattern does not parse
     conflict,         // it conflicts with a registered pattern
     nil_handler,      // the handler is empty
   };
+  mux_error() : std::invalid_argument("") {}
+  mux_error(kind why, std::string pat, std::string other_pattern, const std::string& text)
+      : std::invalid_argument(text),
+        reason(why),
+        pattern(std::move(pat)),
+        other(std::move(other_pattern)) {}
+
   kind reason = kind::invalid_pattern;
   std::string pattern;  // the pattern being registered
   std::string other;    // kind::conflict: the registered pattern it conflicts with
-  std::string text;
 
-  std::error_code code() const noexcept {
-    return std::make_error_code(std::errc::invalid_argument);
-  }
-  const std::string& message() const noexcept { return text; }
+  // errc::pattern_conflict for a conflict, else errc::invalid_pattern.
+  std::error_code code() const noexcept;
+  std::string message() const { return what(); }
 };
 
 class mux {
@@ -94,12 +103,12 @@ class mux {
   mux(const mux&) = delete;
   mux& operator=(const mux&) = delete;
 
-  // Registers `h` for `pattern` (Go's Handle). Fails, changing nothing, if the pattern is
-  // invalid, conflicts with one registered before, or `h` is empty. `file` and `line` (the
-  // caller's, by default: clang 14 cannot use GCC 12's std::source_location) name the call in
-  // conflict messages.
-  result<void, mux_error> handle(std::string_view pattern, http::handler h,
-                                 const char* file = __builtin_FILE(), int line = __builtin_LINE());
+  // Registers `h` for `pattern` (Go's Handle). Throws mux_error, changing nothing, if the pattern
+  // is invalid, conflicts with one registered before, or `h` is empty: a programmer's error, as
+  // Go's panic. `file` and `line` (the caller's, by default: clang 14 cannot use GCC 12's
+  // std::source_location) name the call in conflict messages.
+  void handle(std::string_view pattern, http::handler h, const char* file = __builtin_FILE(),
+              int line = __builtin_LINE());
 
   // Finds what serves a request: `method` as sent (case matters), `host` the Host header (its
   // port is ignored, except for CONNECT), `path` the target's path as sent (still escaped).

@@ -25,6 +25,7 @@
 #include <ringo/runtime/event.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::http {
 

@@ -1,4 +1,5 @@
-// HTTP status codes (the ones ringo's server and client name) and their reason phrases.
+// status: HTTP status codes (the ones ringo's server and client name; Go's http.StatusOK...) and
+// their reason phrases (Go's http.StatusText). Plain constants and a lookup: nothing to own.
 #pragma once
 
 #include <string_view>

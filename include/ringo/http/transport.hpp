@@ -3,7 +3,9 @@
 // retry of idempotent requests that fail on a reused connection before any response byte.
 //
 // Structured concurrency: the transport owns a scope in which every dial and idle-connection
-// watcher runs. `co_await t.close()` before destroying it. Responses must not outlive it.
+// watcher runs. Dropping it stops them, and its io_context finishes them (before run() returns);
+// `co_await t.close()` waits for that instead. Responses must not outlive it. A transport is used
+// on the thread whose io_context it first ran on.
 #pragma once
 
 #include <cstddef>
@@ -14,48 +16,14 @@
 #include <system_error>
 
 #include <ringo/http/client_request.hpp>
+#include <ringo/http/error.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/net/dialer.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::http {
-
-enum class client_errc {
-  unsupported_scheme = 1,   // "unsupported protocol scheme"
-  server_closed_idle,       // "http: server closed idle connection"
-  connection_broken,        // "connection broken"
-  response_header_timeout,  // "timeout awaiting response headers"
-  transport_closed,         // "http: transport closed"
-  request_body,             // "http: request body read failed"
-  malformed_response,       // "malformed HTTP response"
-  header_too_large,         // "server response headers exceeded the limit"
-  // Why a conn was not put back in the pool (Go's tryPutIdleConn errors, commit d89e46d).
-  keep_alives_disabled,    // "http: putIdleConn: keep alives disabled"
-  close_idle_called,       // "http: CloseIdleConnections called"
-  too_many_idle_for_host,  // "http: putIdleConn: too many idle connections for host"
-  too_many_idle,           // "http: putIdleConn: too many idle connections"
-  idle_conn_timeout,       // "http: idle connection timeout"
-  unsolicited_response,    // "http: server sent unsolicited response on idle connection"
-  // The client's.
-  too_many_redirects,  // "stopped after 10 redirects"
-  bad_location,        // "failed to parse Location header"
-  bad_status,          // fetch: the response was a 4xx or 5xx
-};
-const std::error_category& client_category() noexcept;
-inline std::error_code make_error_code(client_errc e) noexcept {
-  return {static_cast<int>(e), client_category()};
-}
-
-// A failed round trip: a code to test and a message for people ("connection broken: EOF").
-struct client_error {
-  std::error_code code;
-  std::string text;
-  std::string message() const { return text.empty() ? code.message() : text; }
-  friend bool operator==(const client_error& e, client_errc c) noexcept {
-    return e.code == make_error_code(c);
-  }
-};
 
 struct transport_options {
   int max_idle_conns = 100;                               // over all hosts; 0: no limit
@@ -67,7 +35,8 @@ struct transport_options {
   std::size_t max_response_header_bytes = 10 << 20;
   bool disable_keep_alives = false;  // sends Connection: close
   net::dialer dialer;
-  // Fault injection: replaces dialer.dial(network, "host:port", stop).
+  // Go's Transport.DialContext: dials in place of `dialer` (a unix socket, a tunnel, a test's
+  // injected delay), called as dial("tcp", "host:port", stop).
   std::function<task<result<net::conn, net::op_error>>(std::string network, std::string addr,
                                                        std::stop_token)>
       dial;
@@ -100,6 +69,3 @@ class transport {
 };
 
 }  // namespace ringo::http
-
-template <>
-struct std::is_error_code_enum<ringo::http::client_errc> : std::true_type {};

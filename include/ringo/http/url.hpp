@@ -1,4 +1,6 @@
-// url: the parts of an absolute "http://host[:port]/path?query" the client transport needs.
+// url: the parts of an absolute "http://host[:port]/path?query" the client transport needs (the
+// subset of Go's net/url.URL a request uses): a value type, copied freely. parse_url() refuses
+// what the transport cannot send, with Go's texts.
 #pragma once
 
 #include <cstdint>

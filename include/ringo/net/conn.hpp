@@ -19,6 +19,7 @@
 #include <ringo/net/stream.hpp>
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 
 namespace ringo::net {

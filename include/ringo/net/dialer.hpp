@@ -23,6 +23,7 @@
 #include <ringo/net/error.hpp>
 #include <ringo/net/resolver.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::net {
 
@@ -53,14 +54,18 @@ struct dialer {
   duration timeout{};                    // for the whole dial, resolution included; 0: none
   time_point deadline = no_deadline;     // absolute; the earlier of the two applies
   std::optional<address> local_address;  // bind before connecting (port 0: any)
-  duration fallback_delay{};             // 0: 300 ms; negative: no Happy Eyeballs
-  bool dual_stack = true;                // Happy Eyeballs for "tcp" names with both families
-  duration keep_alive{};                 // 0: 15 s; negative: keep-alives off
-  resolver* name_resolver = nullptr;     // nullptr: default_resolver()
-  bool happy_eyeballs_v2 = false;        // RFC 8305 instead of RFC 6555
+  // Happy Eyeballs for "tcp" names with both families: the fallback family's head start. 0:
+  // 300 ms; negative: no Happy Eyeballs (the addresses are dialed one after another).
+  duration fallback_delay{};
+  duration keep_alive{};              // 0: 15 s; negative: keep-alives off
+  resolver* name_resolver = nullptr;  // nullptr: default_resolver()
+  bool happy_eyeballs_v2 = false;     // RFC 8305 instead of RFC 6555
   duration connection_attempt_delay = std::chrono::milliseconds(250);  // v2; clamped to 10 ms..2 s
   duration resolution_delay = std::chrono::milliseconds(50);           // v2: AAAA's head start
   const dial_trace* trace = nullptr;
+
+  // Test seam (Go's testHookDialTCP), not a feature: replaces the connect of one address, so
+  // that tests can inject delays and failures. Leave it empty.
   single_dial dial_hook;
 
   // network: "tcp", "tcp4", "tcp6" or "unix"; address: "host:port" (or a path for unix).

@@ -15,15 +15,11 @@
 #include <ringo/net/conn.hpp>
 #include <ringo/net/error.hpp>
 #include <ringo/runtime/multishot_acceptor.hpp>
+#include <ringo/runtime/socket.hpp>
 #include <ringo/runtime/task.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 
 namespace ringo::net {
-
-struct listen_config {
-  int backlog = 4096;
-  bool reuse_port = false;  // SO_REUSEPORT: one listener per thread on one port
-};
 
 class listener {
  public:
@@ -43,7 +39,7 @@ class listener {
   void close() noexcept;
 
  private:
-  friend result<listener, op_error> listen(std::string_view, std::string_view, listen_config);
+  friend result<listener, op_error> listen(std::string_view, std::string_view, listen_options);
   unique_fd fd_;
   address address_;
   std::string network_;
@@ -53,6 +49,6 @@ class listener {
 // Listens on "host:port" for network "tcp", "tcp4", "tcp6" or "unix" (a path). The host must be
 // numeric, empty (every address: [::] accepting IPv4 too, or 0.0.0.0 for tcp4) or "localhost".
 result<listener, op_error> listen(std::string_view network, std::string_view address,
-                                  listen_config config = {});
+                                  listen_options options = {});
 
 }  // namespace ringo::net

@@ -26,6 +26,7 @@
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::net {
 

@@ -30,6 +30,7 @@
 #include <ringo/net/stream.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo::net {
 

@@ -7,6 +7,7 @@
 
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/semaphore.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo {
 

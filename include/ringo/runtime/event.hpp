@@ -5,6 +5,7 @@
 #include <stop_token>
 
 #include <ringo/runtime/detail/wait_queue.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo {
 

@@ -14,12 +14,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <vector>
 
 #include <ringo/runtime/detail/cancellable.hpp>
 #include <ringo/runtime/detail/spawn.hpp>
 #include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/task.hpp>
+#include <ringo/runtime/time.hpp>
 
 struct io_uring_sqe;
 
@@ -73,6 +75,17 @@ class io_context {
   // consumer. 0 once every receiver's data has been consumed and released (or no ring exists).
   std::size_t recv_buffers_out() const noexcept;
 
+  // --- For library types that own background work (a transport's dials and idle watchers) ---
+  // Runs `t` to its end on this context, on behalf of an owner that went away: the work of an
+  // object dropped without `co_await close()` (after its owner stopped it), which must still
+  // finish before the memory and descriptors it holds are let go. run() does not return while
+  // adopted work runs; a throw from it is dropped (its owner is gone).
+  void adopt(task<void> t);
+  std::size_t adopted() const noexcept { return adopted_.active; }
+  // Requested when the context is destroyed: owners of background work on it stop that work, and
+  // the destructor runs the loop until it has finished (nothing is left suspended for ever).
+  std::stop_token shutdown_token() const noexcept { return shutdown_.get_token(); }
+
   // --- Used by the runtime's operations; not needed by applications. ---
   void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
   // A fresh SQE; when the SQ is full, submits (and reaps, if the kernel asks) first. Never null.
@@ -96,6 +109,10 @@ class io_context {
     std::exception_ptr error;
     std::coroutine_handle<> child_done(std::exception_ptr e) noexcept override;
   };
+  struct adopted_sink final : detail::child_sink {
+    std::size_t active = 0;
+    std::coroutine_handle<> child_done(std::exception_ptr e) noexcept override;
+  };
   struct ring;
 
   // Throws std::logic_error when called from inside this context's loop. run() checks before it
@@ -115,6 +132,8 @@ class io_context {
   detail::timer_heap timers_;
   std::size_t in_flight_ = 0;
   bool running_loop_ = false;
+  adopted_sink adopted_;
+  std::stop_source shutdown_;
 
   std::mutex remote_mutex_;
   std::vector<detail::cancellable*> remote_stops_;

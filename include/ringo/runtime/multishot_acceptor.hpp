@@ -12,6 +12,7 @@
 
 #include <ringo/runtime/detail/wait_queue.hpp>
 #include <ringo/runtime/result.hpp>
+#include <ringo/runtime/time.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 
 namespace ringo {

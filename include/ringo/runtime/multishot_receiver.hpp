@@ -46,6 +46,7 @@
 #include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/lent_buffer.hpp>
 #include <ringo/runtime/result.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo {
 

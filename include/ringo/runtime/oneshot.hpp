@@ -13,6 +13,7 @@
 #include <utility>
 
 #include <ringo/runtime/detail/wait_queue.hpp>
+#include <ringo/runtime/time.hpp>
 
 namespace ringo {
 

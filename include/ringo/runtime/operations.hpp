@@ -19,6 +19,7 @@
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/detail/io_op.hpp>
 #include <ringo/runtime/socket_address.hpp>
+#include <ringo/runtime/time.hpp>
 #include <ringo/runtime/unique_fd.hpp>
 
 namespace ringo {

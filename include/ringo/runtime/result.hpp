@@ -2,11 +2,12 @@
 //
 // Failures are normal control flow in a network program (a refused connect is how Happy Eyeballs
 // learns to try the other family), so they travel as values, never as exceptions. `value()` throws
-// std::system_error for callers who prefer exceptions. C++20 with GCC 12 has no std::expected;
-// this is the small subset ringo needs. E is std::error_code, or a type that carries one with
-// context (net::op_error, Go's *net.OpError) and provides code() and message().
+// ringo::system_error (a std::system_error) for callers who prefer exceptions. C++20 with GCC 12
+// has no std::expected; this is the small subset ringo needs. E is std::error_code, or a type that
+// carries one with context (net::op_error, Go's *net.OpError) and provides code() and message().
 #pragma once
 
+#include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -18,7 +19,7 @@ namespace ringo {
 // condition, so `ec == std::errc::operation_canceled` and `ec == std::errc::timed_out` both work.
 enum class errc {
   operation_canceled = 1,  // a stop was requested ("operation was canceled", Go's context.Canceled)
-  timed_out,               // the operation's deadline passed ("i/o timeout", Go's ErrDeadlineExceeded)
+  timed_out,  // the operation's deadline passed ("i/o timeout", Go's ErrDeadlineExceeded)
 };
 
 const std::error_category& runtime_category() noexcept;
@@ -28,13 +29,31 @@ inline std::error_code make_error_code(errc e) noexcept {
 }
 
 // Converts an errno value (a CQE's -res) into an error_code.
-inline std::error_code errno_code(int err) noexcept { return {err, std::system_category()}; }
+inline std::error_code errno_code(int err) noexcept {
+  return {err, std::system_category()};
+}
+
+// What value() throws: a std::system_error whose code() is the error's and whose what() is its
+// whole message, as Go prints an error ("dial tcp 127.0.0.1:80: connect: connection refused"),
+// without std::system_error's ": " + code().message() appended a second time.
+class system_error : public std::system_error {
+ public:
+  system_error(std::error_code code, std::string message)
+      : std::system_error(code), message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
 
 namespace detail {
-[[noreturn]] inline void throw_error(const std::error_code& ec) { throw std::system_error(ec); }
+[[noreturn]] inline void throw_error(const std::error_code& ec) {
+  throw system_error(ec, ec.message());
+}
+// Every error type of ringo's has code() and message() (net::op_error, http::client_error, ...).
 template <typename E>
 [[noreturn]] void throw_error(const E& e) {
-  throw std::system_error(e.code(), e.message());
+  throw system_error(e.code(), e.message());
 }
 }  // namespace detail
 
@@ -45,15 +64,12 @@ class [[nodiscard]] result {
   using error_type = E;
 
   template <typename U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, E>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, errc>)
-  result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}
+  requires std::is_constructible_v<T, U&&> &&(!std::is_same_v<std::remove_cvref_t<U>, result>)&&(
+      !std::is_same_v<std::remove_cvref_t<U>, E>)&&(!std::is_same_v<std::remove_cvref_t<U>, errc>)
+      result(U&& value)
+      : state_(std::in_place_index<0>, std::forward<U>(value)) {}
   result(E error) : state_(std::in_place_index<1>, std::move(error)) {}
-  result(errc e)
-    requires std::is_same_v<E, std::error_code>
-      : result(make_error_code(e)) {}
+  result(errc e) requires std::is_same_v<E, std::error_code> : result(make_error_code(e)) {}
 
   bool has_value() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -94,9 +110,7 @@ class [[nodiscard]] result<void, E> {
   result() = default;
   // A default (success) error_code makes a success: `return ec;` works for either outcome.
   result(E error) : error_(std::move(error)), failed_(is_failure(error_)) {}
-  result(errc e)
-    requires std::is_same_v<E, std::error_code>
-      : result(make_error_code(e)) {}
+  result(errc e) requires std::is_same_v<E, std::error_code> : result(make_error_code(e)) {}
 
   bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -3,19 +3,12 @@
 // timer is a heap erase rather than an IORING_OP_TIMEOUT_REMOVE racing the timer's own completion.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <vector>
 
+#include <ringo/runtime/time.hpp>
+
 namespace ringo {
-
-using clock = std::chrono::steady_clock;
-using time_point = clock::time_point;
-using duration = clock::duration;
-
-// An absolute deadline that never passes: the default for every operation.
-inline constexpr time_point no_deadline = time_point::max();
-
 namespace detail {
 
 class timer_node {
