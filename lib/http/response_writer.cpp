@@ -112,13 +112,12 @@ bool response_writer::discard() noexcept {
   return true;
 }
 
-task<write_result> error(response_writer& w, int code, std::string_view message) {
+task<write_result> error(response_writer& w, int code, std::string message) {
   w.header().set("Content-Type", "text/plain; charset=utf-8");
   w.header().set("X-Content-Type-Options", "nosniff");
   w.write_header(code);
-  std::string body(message);
-  body += '\n';
-  co_return co_await w.write(body);
+  message += '\n';
+  co_return co_await w.write(message);
 }
 
 }  // namespace ringo::http

@@ -50,7 +50,8 @@ struct hijacked_conn {
 };
 
 // Where a response_writer's response goes: it frames the response for its protocol and sends it.
-// Queueing is synchronous; flush() sends what is queued.
+// Queueing is synchronous; flush() sends what is queued. Arguments are borrowed until the call (or
+// the task it returns) completes.
 class response_sink {
  public:
   // The head, as the writer decided it.
@@ -142,7 +143,7 @@ class response_writer {
   bool finished_ = false;
 };
 
-// Go's http.Error: a plain-text error response with `code`.
-task<write_result> error(response_writer& w, int code, std::string_view message);
+// Go's http.Error: a plain-text error response with `code`. `w` is borrowed for the task.
+task<write_result> error(response_writer& w, int code, std::string message);
 
 }  // namespace ringo::http

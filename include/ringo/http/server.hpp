@@ -54,7 +54,8 @@ class server {
 
   // Serves connections from `l` until shutdown() or close() (then success), or until `stop`
   // (which acts as close()). Closes `l` as soon as it stops accepting (new clients are refused),
-  // and returns only when every connection is done.
+  // and returns only when every connection is done. `l` and the server are borrowed: both must
+  // outlive the task.
   task<result<void, net::op_error>> serve(net::listener& l, std::stop_token stop = {});
   // Listens on "host:port" (tcp) and serves.
   task<result<void, net::op_error>> listen_and_serve(std::string address,

@@ -34,7 +34,7 @@ class resolver {
 
 // `family` AF_INET or AF_INET6: that family only. AF_UNSPEC: both families, looked up
 // concurrently; IPv6 answers first, then IPv4 (RFC 6724's default preference). Fails only when
-// both lookups fail (with the IPv4 error if both do).
+// both lookups fail (with the IPv4 error if both do). `r` is borrowed: it must outlive the task.
 task<result<std::vector<address>>> lookup_ip(resolver& r, std::string host, int family,
                                              std::stop_token stop);
 
