@@ -17,6 +17,8 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr std::size_t read_size = 16384;
+// Finished streams a connection keeps for its next ones.
+constexpr std::size_t spare_limit = 16;
 // A write carries up to this much: answers to many streams, or a large body's frames, share it.
 constexpr std::size_t max_write_batch = 128 << 10;
 // Go's goAwayTimeout: how long a graceful shutdown waits for the PING that follows its first
@@ -294,7 +296,7 @@ void server_conn::start_unstarted() {
 void server_conn::start_handler(server_stream& s) {
   ++running_;
   s.started = true;
-  s.stop = std::stop_source();
+  if (!s.stop.stop_possible()) s.stop = std::stop_source();  // (kept by a reused stream)
   s.req.stop = s.stop.get_token();
   s.req.remote_address = remote_;
   const time_point now = clock::now();
@@ -351,7 +353,12 @@ task<void> server_conn::run_handler(server_stream& s) {
 
 void server_conn::erase(server_stream& s) noexcept {
   if (!s.closed() && session_) nghttp2_session_set_stream_user_data(session_, s.id(), nullptr);
-  streams_.erase(s.self);
+  // A few finished streams are kept for the next ones on this connection (restart clears them),
+  // so that a busy connection allocates no stream, request or writer per request.
+  if (spare_.size() < spare_limit)
+    spare_.splice(spare_.end(), streams_, s.self);
+  else
+    streams_.erase(s.self);
   if (streams_.empty()) {
     idle_since_ = clock::now();
     if (active_) {
@@ -523,8 +530,14 @@ int server_conn::on_begin_frame(const nghttp2_frame_hd& hd) {
 
 int server_conn::on_begin_headers(const nghttp2_frame& f) {
   if (f.hd.type != NGHTTP2_HEADERS || f.headers.cat != NGHTTP2_HCAT_REQUEST || ended_) return 0;
-  server_stream& s = streams_.emplace_back(*this, f.hd.stream_id);
-  s.self = std::prev(streams_.end());
+  if (spare_.empty()) {
+    spare_.emplace_back(*this, f.hd.stream_id);
+    spare_.back().self = std::prev(spare_.end());
+  } else {
+    spare_.back().restart(f.hd.stream_id);
+  }
+  streams_.splice(streams_.end(), spare_, std::prev(spare_.end()));
+  server_stream& s = streams_.back();
   nghttp2_session_set_stream_user_data(session_, f.hd.stream_id, &s);
   if (!active_) {
     active_ = true;

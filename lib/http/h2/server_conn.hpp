@@ -118,6 +118,7 @@ class server_conn {
   std::uint32_t max_streams_ = 250;
 
   std::list<server_stream> streams_;      // every stream nghttp2 told us of and we still need
+  std::list<server_stream> spare_;        // finished ones, for the next (server_stream::restart)
   std::vector<server_stream*> ready_;     // requests complete in the batch being fed
   std::deque<server_stream*> unstarted_;  // waiting for a handler slot (Go's unstartedHandlers)
   std::size_t running_ = 0;               // handlers running

@@ -116,6 +116,40 @@ time_point stall_deadline(const server_conn& c, time_point limit) noexcept {
 
 server_stream::server_stream(server_conn& c, std::int32_t id) noexcept : conn_(&c), id_(id) {}
 
+void server_stream::restart(std::int32_t id) noexcept {
+  id_ = id;
+  req.method.clear();
+  req.target.clear();
+  req.host.clear();
+  req.header.clear();
+  req.version_major = 1;
+  req.version_minor = 1;
+  req.content_length.reset();
+  req.chunked = false;
+  req.stop = {};
+  req.body = nullptr;
+  req.pattern.clear();
+  req.path_values.clear();
+  writer.start(false);
+  // A source nobody stopped serves the next request (a new one costs an allocation); one that was
+  // stopped would stop it at once.
+  if (stop.stop_requested()) stop = std::stop_source(std::nostopstate);
+  started = listed = handler_done = false;
+  trailers_.clear();
+  in_.clear();
+  in_pos_ = 0;
+  out_.clear();
+  out_pos_ = 0;
+  progress_ = 0;
+  in_ready_.reset();
+  settled_.reset();
+  headers_pending_ = 0;
+  close_code_ = 0;
+  closed_ = detached_ = remote_ended_ = too_large_ = expect_continue_ = false;
+  head_sent_ = no_body_ = ended_ = deferred_ = conn_ended_ = false;
+  read_deadline = write_deadline = no_deadline;
+}
+
 // --- The request ---------------------------------------------------------------------------------
 
 void server_stream::on_request_field(std::string_view name, std::string_view value) {
@@ -254,7 +288,7 @@ task<result<std::size_t>> server_stream::read(mutable_buffer buf, std::stop_toke
 void server_stream::discard_body() noexcept {
   const std::size_t unread = in_.size() - in_pos_;
   in_.clear();
-  in_.shrink_to_fit();
+  if (in_.capacity() > 64 << 10) in_.shrink_to_fit();  // (a stream may be reused)
   in_pos_ = 0;
   if (unread > 0 && !conn_->ended()) {
     nghttp2_session_consume(conn_->session(), id_, unread);

@@ -35,6 +35,10 @@ class server_stream final : public response_sink, public body_reader {
   server_stream& operator=(const server_stream&) = delete;
 
   std::int32_t id() const noexcept { return id_; }
+  // Makes a finished stream (its handler returned, nghttp2 done with it) stream `id` of the same
+  // connection: everything the last request carried is cleared, what it allocated is kept. The
+  // only way a stream is reused; streams are never shared between connections.
+  void restart(std::int32_t id) noexcept;
   request req;
   response_writer writer{*this};
   std::stop_source stop{std::nostopstate};  // request::stop's source, made when the handler starts
