@@ -299,39 +299,49 @@ void server_conn::start_handler(server_stream& s) {
   if (!s.stop.stop_possible()) s.stop = std::stop_source();  // (kept by a reused stream)
   s.req.stop = s.stop.get_token();
   s.req.remote_address = remote_;
-  const time_point now = clock::now();
-  s.read_deadline = after_from(now, srv_->read_timeout);
-  s.write_deadline = after_from(now, srv_->write_timeout);
+  if (srv_->read_timeout > duration::zero() || srv_->write_timeout > duration::zero()) {
+    const time_point now = clock::now();
+    s.read_deadline = after_from(now, srv_->read_timeout);
+    s.write_deadline = after_from(now, srv_->write_timeout);
+  }
   s.writer.start(s.req.method == "HEAD");
   work_->spawn(run_stream(&s));
 }
 
+// A stream's handler, then its end: the response is finished (its head committed with the body's
+// length when the handler wrote it all), the unread body's window given back, the handler's slot
+// handed to a waiting stream. The response may still be on its way (the client's windows): then
+// the stream stays until nghttp2 closes it (on_stream_close), or until the writer finds it made
+// no progress for write_byte_timeout (check_stalls).
 task<void> server_conn::run_stream(server_stream* s) {
-  co_await run_handler(*s);
-  s->handler_done = true;
-  s->writer.finish();
-  s->discard_body();
-  --running_;
-  start_unstarted();
-  co_await s->drain();
-  erase(*s);
-}
-
-task<void> server_conn::run_handler(server_stream& s) {
   std::exception_ptr failure;
   try {
-    if (s.header_too_large()) {
+    if (s->header_too_large()) {
       // Go's handleHeaderListTooLong: the header list went past the limit and was cut.
-      (void)co_await error(s.writer, status::request_header_fields_too_large,
+      (void)co_await error(s->writer, status::request_header_fields_too_large,
                            "431 Request Header Fields Too Large");
     } else if (srv_->handler) {
-      task<void> t = srv_->handler(s.writer, s.req);
+      task<void> t = srv_->handler(s->writer, s->req);
       co_await std::move(t);
     }
   } catch (...) {
     failure = std::current_exception();
   }
-  if (!failure) co_return;
+  if (failure) co_await handler_failed(*s, failure);
+  s->handler_done = true;
+  s->writer.finish();
+  s->discard_body();
+  --running_;
+  start_unstarted();
+  if (s->closed() || s->detached())
+    erase(*s);  // nghttp2 is done with it (or forgot it)
+  else
+    want_write();  // its answer's frames are to be taken
+}
+
+// Go's http2 server logs a handler's panic and resets the stream (handlerPanicRST); here, as on
+// HTTP/1, a handler whose head has not gone out gets a 500 instead.
+task<void> server_conn::handler_failed(server_stream& s, std::exception_ptr failure) {
   std::string what = "http2: panic serving " + remote_.to_string() + ": ";
   try {
     std::rethrow_exception(failure);
@@ -342,8 +352,7 @@ task<void> server_conn::run_handler(server_stream& s) {
   }
   st_->log(*srv_, what);
   if (!s.writer.discard()) {
-    // The head is out: ending the body properly would make a cut answer look complete. Go resets
-    // the stream (handlerPanicRST), as here.
+    // The head is out: ending the body properly would make a cut answer look complete.
     s.reset(NGHTTP2_INTERNAL_ERROR);
     co_return;
   }
@@ -351,7 +360,30 @@ task<void> server_conn::run_handler(server_stream& s) {
   (void)co_await s.writer.write("500 Internal Server Error\n");
 }
 
+// Streams whose handler returned and whose answer waits for a window the client does not open:
+// checked when the writer has nothing to do. A stream that made no progress since the last check
+// (write_byte_timeout ago, or twice that at most) is reset and forgotten.
+bool server_conn::any_stalled() const noexcept {
+  for (const server_stream& s : streams_)
+    if (s.handler_done && !s.closed() && !s.detached() && !s.flushed()) return true;
+  return false;
+}
+
+void server_conn::check_stalls() {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    server_stream& s = *it++;  // (erase may splice it away)
+    if (!s.handler_done || s.closed() || s.detached() || s.flushed()) continue;
+    if (s.stalled_since_mark()) {
+      s.reset(NGHTTP2_INTERNAL_ERROR);
+      erase(s);
+    } else {
+      s.mark_progress();
+    }
+  }
+}
+
 void server_conn::erase(server_stream& s) noexcept {
+  if (block_stream_ == &s) block_stream_ = nullptr;
   if (!s.closed() && session_) nghttp2_session_set_stream_user_data(session_, s.id(), nullptr);
   // A few finished streams are kept for the next ones on this connection (restart clears them),
   // so that a busy connection allocates no stream, request or writer per request.
@@ -416,6 +448,10 @@ task<void> server_conn::write_loop() {
         stop_.request_stop();
         break;
       }
+      if (stall_check_ == no_deadline && write_byte_timeout() > duration::zero() && any_stalled()) {
+        for (server_stream& s : streams_) s.mark_progress();
+        stall_check_ = clock::now() + write_byte_timeout();
+      }
       result<void> woken = co_await write_wanted_.wait({}, next_timer());
       if (!woken) on_timer();
       continue;
@@ -452,7 +488,7 @@ time_point server_conn::next_timer() const noexcept {
   if (streams_.empty() && !final_goaway_)
     t = std::min(t, after_from(idle_since_, idle_timeout(*srv_)));
   if (notice_sent_ != no_deadline && !final_goaway_) t = std::min(t, notice_sent_ + goaway_timeout);
-  return t;
+  return std::min(t, stall_check_);
 }
 
 void server_conn::on_timer() {
@@ -466,6 +502,10 @@ void server_conn::on_timer() {
     end_all();
     stop_.request_stop();
     return;
+  }
+  if (now >= stall_check_) {
+    stall_check_ = no_deadline;
+    check_stalls();
   }
   if (notice_sent_ != no_deadline && now >= notice_sent_ + goaway_timeout) send_final_goaway();
   if (streams_.empty() && now >= after_from(idle_since_, idle_timeout(*srv_)))
@@ -529,6 +569,7 @@ int server_conn::on_begin_frame(const nghttp2_frame_hd& hd) {
 }
 
 int server_conn::on_begin_headers(const nghttp2_frame& f) {
+  block_stream_ = nullptr;
   if (f.hd.type != NGHTTP2_HEADERS || f.headers.cat != NGHTTP2_HCAT_REQUEST || ended_) return 0;
   if (spare_.empty()) {
     spare_.emplace_back(*this, f.hd.stream_id);
@@ -539,6 +580,7 @@ int server_conn::on_begin_headers(const nghttp2_frame& f) {
   streams_.splice(streams_.end(), spare_, std::prev(spare_.end()));
   server_stream& s = streams_.back();
   nghttp2_session_set_stream_user_data(session_, f.hd.stream_id, &s);
+  block_stream_ = &s;
   if (!active_) {
     active_ = true;
     set_state(conn_state::active);
@@ -547,7 +589,10 @@ int server_conn::on_begin_headers(const nghttp2_frame& f) {
 }
 
 int server_conn::on_header(const nghttp2_frame& f, std::string_view name, std::string_view value) {
-  server_stream* s = stream_of(f.hd.stream_id);
+  // (The block's stream, found once per block rather than in nghttp2's map once per field.)
+  if (!block_stream_ || block_stream_->id() != f.hd.stream_id)
+    block_stream_ = stream_of(f.hd.stream_id);
+  server_stream* s = block_stream_;
   if (!s) return 0;
   // Go counts a field as its name, its value and 32 bytes (RFC 9113 §6.5.2); past the limit the
   // rest of the list is decoded (HPACK's state needs it) but not kept, and the request gets 431.
@@ -633,7 +678,9 @@ int server_conn::on_stream_close(std::int32_t id, std::uint32_t code) {
   server_stream* s = stream_of(id);
   if (!s) return 0;
   s->on_close(code);
-  if (!s->started && !s->listed) erase(*s);  // (a listed one is erased where it is listed)
+  // Not yet handed to a handler, or its handler has returned: nobody else will erase it. (A
+  // listed one is erased where it is listed; a running one by run_stream.)
+  if ((!s->started && !s->listed) || s->handler_done) erase(*s);
   return 0;
 }
 

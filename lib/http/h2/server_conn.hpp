@@ -32,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <list>
 #include <nghttp2/nghttp2.h>
 #include <optional>
@@ -83,7 +84,9 @@ class server_conn {
   void start_unstarted();
   void start_handler(server_stream& s);
   task<void> run_stream(server_stream* s);
-  task<void> run_handler(server_stream& s);
+  task<void> handler_failed(server_stream& s, std::exception_ptr failure);
+  bool any_stalled() const noexcept;
+  void check_stalls();
   task<void> write_loop();
   bool collect_output();
   time_point next_timer() const noexcept;
@@ -134,7 +137,8 @@ class server_conn {
   time_point start_;
   time_point idle_since_;
   time_point header_block_start_;
-  std::size_t header_left_ = 0;  // of the header list being received (Go's remainSize)
+  std::size_t header_left_ = 0;            // of the header list being received (Go's remainSize)
+  server_stream* block_stream_ = nullptr;  // the stream of the header block being received
   bool in_header_block_ = false;
   bool settings_seen_ = false;  // the client's preface is complete
   // Rapid reset: tokens of the RST_STREAM bucket.
@@ -143,6 +147,7 @@ class server_conn {
   // Graceful shutdown: a GOAWAY announcing it, a PING to time one round trip, then the GOAWAY
   // naming the last stream served (RFC 9113 §6.8).
   time_point notice_sent_ = no_deadline;
+  time_point stall_check_ = no_deadline;  // when check_stalls runs next
   bool final_goaway_ = false;
   bool reading_done_ = false;
   bool finished_ = false;    // the session ended in order: the writer stopped the reader

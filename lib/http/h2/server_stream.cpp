@@ -50,8 +50,10 @@ class nv_block {
   std::string_view lowered(std::string_view s) {
     assert(text_->size() + s.size() <= text_->capacity() && "nv_block: text not reserved");
     const std::size_t at = text_->size();
-    for (char c : s) text_->push_back(ascii_lower(c));
-    return {text_->data() + at, s.size()};
+    text_->append(s);
+    char* p = text_->data() + at;
+    for (std::size_t i = 0; i < s.size(); ++i) p[i] = ascii_lower(p[i]);
+    return {p, s.size()};
   }
   void add(std::string_view name, std::string_view value) {
     nva_->push_back({bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
@@ -140,7 +142,7 @@ void server_stream::restart(std::int32_t id) noexcept {
   in_pos_ = 0;
   out_.clear();
   out_pos_ = 0;
-  progress_ = 0;
+  progress_ = stall_mark_ = 0;
   in_ready_.reset();
   settled_.reset();
   headers_pending_ = 0;
@@ -444,19 +446,6 @@ task<result<hijacked_conn>> server_stream::hijack() {
   // An HTTP/2 stream is no connection to take over (Go's http2 ResponseWriter is no Hijacker:
   // ResponseController.Hijack returns ErrNotSupported).
   co_return make_error_code(std::errc::not_supported);
-}
-
-task<void> server_stream::drain() {
-  while (!closed_ && !detached_ && !conn_ended_ && !conn_->ended()) {
-    settled_.reset();
-    conn_->want_write();
-    const std::uint64_t before = progress_;
-    result<void> r = co_await settled_.wait({}, stall_deadline(*conn_, write_deadline));
-    if (!r && !closed_ && (progress_ == before || clock::now() >= write_deadline)) {
-      reset(NGHTTP2_INTERNAL_ERROR);  // the client opens no window for the rest of the answer
-      break;
-    }
-  }
 }
 
 void server_stream::reset(std::uint32_t code) noexcept {

@@ -77,9 +77,13 @@ class server_stream final : public response_sink, public body_reader {
   // Gives the window of body bytes the handler left unread back to the client; later DATA is
   // dropped (and given back) as it comes.
   void discard_body() noexcept;
-  // Waits until nghttp2 closes the stream (its response sent), resetting it when its output makes
-  // no progress for the write_byte_timeout (a client that opens no window).
-  task<void> drain();
+  // Stall detection (server_conn::check_stalls): whether no byte of the response was framed since
+  // mark_progress().
+  void mark_progress() noexcept { stall_mark_ = progress_; }
+  bool stalled_since_mark() const noexcept { return progress_ == stall_mark_; }
+  // Everything the stream queued has been framed.
+  bool flushed() const noexcept { return queued() == 0 && headers_pending_ == 0; }
+  bool detached() const noexcept { return detached_; }
   // Sends RST_STREAM(code) and forgets the stream on nghttp2's side.
   void reset(std::uint32_t code) noexcept;
   // Stops request::stop (the client reset the stream, the connection ended).
@@ -104,7 +108,6 @@ class server_stream final : public response_sink, public body_reader {
   time_point write_deadline = no_deadline;
 
  private:
-  bool flushed() const noexcept { return queued() == 0 && headers_pending_ == 0; }
   bool can_send() const noexcept;
   void submit_headers(int status, const headers& fields, const head* final_head);
   void wake() noexcept;
@@ -118,9 +121,10 @@ class server_stream final : public response_sink, public body_reader {
   std::string out_;  // body bytes queued and not yet framed
   std::size_t out_pos_ = 0;
   std::uint64_t progress_ = 0;  // bytes framed so far (stall detection)
-  event in_ready_;              // body bytes, its end, or the stream's end
-  event settled_;               // everything queued was framed, or the stream ended (flush, drain)
-  int headers_pending_ = 0;     // HEADERS submitted and not yet serialized
+  std::uint64_t stall_mark_ = 0;
+  event in_ready_;           // body bytes, its end, or the stream's end
+  event settled_;            // everything queued was framed, or the stream ended (flush, drain)
+  int headers_pending_ = 0;  // HEADERS submitted and not yet serialized
   std::uint32_t close_code_ = 0;
   bool closed_ = false;
   bool detached_ = false;  // reset by this side: nghttp2 forgot it
