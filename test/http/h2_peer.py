@@ -478,6 +478,32 @@ def scenario_upload_window(host, port, size):
     c.close()
 
 
+def scenario_reset_bodies(host, port, streams):
+    """Streams that send their whole body and are reset at once, before a handler could read it:
+    the connection's window must get those bytes back, or the last request below (which needs
+    the window) would stall."""
+    streams = int(streams)
+    c = Client(host, port)
+    while not any(isinstance(e, h2.events.RemoteSettingsChanged) for e in c.events):
+        c.pump(10)
+    body = b"r" * 8000  # with its HEADERS and RST_STREAM, within one 16 KB read of the server
+    base = [(":scheme", "http"), (":authority", f"{host}:{port}")]
+    for _ in range(streams):
+        while c.conn.outbound_flow_control_window < len(body):
+            c.pump(10)  # the window comes back, or this times out
+        # HEADERS, DATA and RST_STREAM in one write: the server sees the stream reset before a
+        # handler could start, let alone read.
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, [(":method", "POST"), (":path", "/echo")] + base)
+        c.conn.send_data(sid, body, end_stream=True)
+        c.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        c.flush()
+    r = c.wait(c.send_request("POST", "/echo", body=body), 10)
+    say("last_status", r["status"])
+    say("last_same", "yes" if r["body"] == body else "no")
+    c.close()
+
+
 # --- Scenarios: attacks --------------------------------------------------------------------------
 
 def scenario_rapid_reset(host, port, rounds):

@@ -424,6 +424,22 @@ TEST_F(H2Peer, ABodyLargerThanTheWindowFlowsAsTheHandlerReads) {
   EXPECT_EQ(m["same"], "yes") << r.out;
 }
 
+// Bodies of streams reset before their handler read them still count against the connection's
+// window until the server gives them back; with a 64 KB window, 20 such 8 KB bodies would stall
+// the connection if they were not.
+TEST_F(H2Peer, ResetStreamsGiveTheirBodiesWindowBack) {
+  REQUIRE_H2_PYTHON();
+  running_server s([](http::server& srv) {
+    srv.http2.max_receive_buffer_per_stream = 65535;
+    srv.http2.max_receive_buffer_per_connection = 65535;
+  });
+  auto r = run_peer(s, {"reset_bodies", "20"}, "", 60s);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto m = parse_lines(r.out);
+  EXPECT_EQ(m["last_status"], "200") << r.out;
+  EXPECT_EQ(m["last_same"], "yes") << r.out;
+}
+
 // --- nghttp and h2load ---------------------------------------------------------------------------
 
 TEST_F(H2Tools, NghttpGetsWithPriorKnowledge) {

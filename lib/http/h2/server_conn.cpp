@@ -384,6 +384,7 @@ void server_conn::check_stalls() {
 
 void server_conn::erase(server_stream& s) noexcept {
   if (block_stream_ == &s) block_stream_ = nullptr;
+  s.discard_body();  // body bytes nobody read still count against the connection's window
   if (!s.closed() && session_) nghttp2_session_set_stream_user_data(session_, s.id(), nullptr);
   // A few finished streams are kept for the next ones on this connection (restart clears them),
   // so that a busy connection allocates no stream, request or writer per request.
@@ -679,8 +680,12 @@ int server_conn::on_stream_close(std::int32_t id, std::uint32_t code) {
   if (!s) return 0;
   s->on_close(code);
   // Not yet handed to a handler, or its handler has returned: nobody else will erase it. (A
-  // listed one is erased where it is listed; a running one by run_stream.)
-  if ((!s->started && !s->listed) || s->handler_done) erase(*s);
+  // listed one is erased where it is listed; a running one by run_stream.) A listed one may wait
+  // long for a slot (Go keeps reset streams in its queue too): it keeps nothing meanwhile.
+  if ((!s->started && !s->listed) || s->handler_done)
+    erase(*s);
+  else if (s->listed)
+    s->release();
   return 0;
 }
 

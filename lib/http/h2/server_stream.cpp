@@ -152,6 +152,11 @@ void server_stream::restart(std::int32_t id) noexcept {
   read_deadline = write_deadline = no_deadline;
 }
 
+void server_stream::release() noexcept {
+  req.header = headers();
+  discard_body();
+}
+
 // --- The request ---------------------------------------------------------------------------------
 
 void server_stream::on_request_field(std::string_view name, std::string_view value) {

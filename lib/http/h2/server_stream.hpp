@@ -39,6 +39,9 @@ class server_stream final : public response_sink, public body_reader {
   // connection: everything the last request carried is cleared, what it allocated is kept. The
   // only way a stream is reused; streams are never shared between connections.
   void restart(std::int32_t id) noexcept;
+  // Frees what a closed stream's request holds (its fields, its body bytes) while it waits to be
+  // erased.
+  void release() noexcept;
   request req;
   response_writer writer{*this};
   std::stop_source stop{std::nostopstate};  // request::stop's source, made when the handler starts
