@@ -1,9 +1,11 @@
 #include "server_conn.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 
 #include "../server_state.hpp"
 #include "ringo/http/response_writer.hpp"
@@ -46,6 +48,50 @@ duration header_timeout(const server& s) noexcept {
 std::uint32_t clamp_or(std::uint64_t v, std::uint64_t lo, std::uint64_t hi, std::uint32_t dflt) {
   return v < lo || v > hi ? dflt : static_cast<std::uint32_t>(v);
 }
+
+// nghttp2's allocations (its stream, the frames it queues, copies of header blocks: about four a
+// request) come from the runtime's per-thread block cache (lib/runtime/frame_pool.cpp) rather than
+// from malloc. Each block carries its size in front, since nghttp2's free does not pass it.
+struct alignas(16) block_header {
+  std::size_t size;
+};
+
+void* mem_malloc(std::size_t size, void*) noexcept {
+  try {
+    const std::size_t total = size + sizeof(block_header);
+    auto* h = static_cast<block_header*>(ringo::detail::allocate_frame(total));
+    h->size = total;
+    return h + 1;
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+void mem_free(void* p, void*) noexcept {
+  if (!p) return;
+  block_header* h = static_cast<block_header*>(p) - 1;
+  ringo::detail::deallocate_frame(h, h->size);
+}
+
+void* mem_calloc(std::size_t n, std::size_t size, void* u) noexcept {
+  if (size != 0 && n > SIZE_MAX / size) return nullptr;
+  void* p = mem_malloc(n * size, u);
+  if (p) std::memset(p, 0, n * size);
+  return p;
+}
+
+void* mem_realloc(void* p, std::size_t size, void* u) noexcept {
+  if (!p) return mem_malloc(size, u);
+  const std::size_t old = (static_cast<block_header*>(p) - 1)->size - sizeof(block_header);
+  if (size <= old) return p;
+  void* q = mem_malloc(size, u);
+  if (!q) return nullptr;
+  std::memcpy(q, p, old);
+  mem_free(p, u);
+  return q;
+}
+
+nghttp2_mem block_memory{nullptr, mem_malloc, mem_free, mem_calloc, mem_realloc};
 
 struct session_setup {
   nghttp2_session_callbacks* callbacks = nullptr;
@@ -154,7 +200,9 @@ server_stream* server_conn::stream_of(std::int32_t id) noexcept {
 
 void server_conn::start_session() {
   const session_setup& setup = callbacks::setup();
-  if (nghttp2_session_server_new2(&session_, setup.callbacks, this, setup.option) != 0) return;
+  if (nghttp2_session_server_new3(&session_, setup.callbacks, this, setup.option, &block_memory) !=
+      0)
+    return;
   const http2_config& c = srv_->http2;
   const std::uint32_t streams = clamp_or(c.max_concurrent_streams, 1, UINT32_MAX, 250);
   const std::uint32_t frame = clamp_or(c.max_read_frame_size, 16384, 16777215, 1 << 20);
