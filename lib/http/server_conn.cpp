@@ -260,7 +260,8 @@ task<bool> server_conn::read_head(time_point start) {
       }
       preface_check_ = m == h2::preface_match::partial;
     }
-    if (!preface_check_) {
+    // (Nothing to parse before the first read: llhttp would be handed a null pointer.)
+    if (!preface_check_ && !in_.empty()) {
       auto step = parser_.feed(in_.unread());
       in_.consume(step.consumed);
       // Checked before the head's end too: a head that crosses the limit and ends within one read
