@@ -276,7 +276,7 @@ task<void> server_conn::serve(std::string preread) {
 task<void> server_conn::read_loop(std::string preread) {
   if (!preread.empty() && !feed(preread)) co_return;
   preread = std::string();
-  auto buf = std::make_unique<char[]>(read_size);
+  std::unique_ptr<char[]> buf(new char[read_size]);  // (not zeroed: reads fill it)
   while (!ended_ && nghttp2_session_want_read(session_)) {
     auto n = co_await stream_->read(mutable_buffer(buf.get(), read_size), stop_.get_token());
     if (!n || *n == 0) {
