@@ -478,6 +478,24 @@ def scenario_upload_window(host, port, size):
     c.close()
 
 
+def scenario_stalled_body(host, port, how):
+    """A body that stops coming (no END_STREAM): the client resets the stream ("reset"), or waits
+    for the server's read timeout to end the handler's read ("wait")."""
+    c = Client(host, port)
+    sid = c.send_request("POST", "/read-body", body=b"0123456789", end=False)
+    if how == "reset":
+        time.sleep(0.2)
+        c.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+        c.flush()
+        r = c.get("/hello")
+        say("then_status", r["status"])
+    else:
+        r = c.wait(sid, 10)
+        say("status", r["status"])
+        say("body", r["body"].decode())
+    c.close()
+
+
 def scenario_reset_bodies(host, port, streams):
     """Streams that send their whole body and are reset at once, before a handler could read it:
     the connection's window must get those bytes back, or the last request below (which needs

@@ -71,6 +71,9 @@ struct observations {
   std::atomic<int> requests{0};
   std::atomic<int> concurrent_peak{0};
   std::atomic<bool> hijack_refused{false};
+  moment body_read_ended;
+  std::mutex m;
+  std::string body_error;  // (under m)
 };
 
 // The server's routes (on its own thread): /hello, /echo (the body back), /bytes/N, /delay/MS
@@ -140,10 +143,22 @@ struct h2_server {
         co_await w.write("partial");
         co_await w.flush();
         throw std::runtime_error("on purpose, late");
+      } else if (path == "/read-body") {
+        auto body = co_await r.body->read_all();
+        {
+          std::lock_guard lock(seen.m);
+          seen.body_error = body ? "" : body.error().message();
+        }
+        seen.body_read_ended.mark();
+        // (GCC 12: no ?: in a co_await's full-expression: its temporaries are freed twice.)
+        std::string answer = "read all";
+        if (!body) answer = "error: " + body.error().message();
+        co_await w.write(answer);
       } else if (path == "/hijack") {
         auto h = co_await w.hijack();
         seen.hijack_refused = !h;
-        co_await w.write(h ? "hijacked" : "refused");
+        const char* answer = h ? "hijacked" : "refused";
+        co_await w.write(answer);
       } else if (path == "/concurrent") {
         int now = ++concurrent_now;
         if (now > seen.concurrent_peak) seen.concurrent_peak = now;
@@ -422,6 +437,32 @@ TEST_F(H2Peer, ABodyLargerThanTheWindowFlowsAsTheHandlerReads) {
   auto m = parse_lines(r.out);
   EXPECT_EQ(m["status"], "200") << r.out;
   EXPECT_EQ(m["same"], "yes") << r.out;
+}
+
+// A body read that waits for DATA ends when the client resets the stream (with the reset's error,
+// whether the wake or request::stop, which the read takes by default, came first), and when the
+// read timeout passes.
+TEST_F(H2Peer, AResetEndsABodyReadThatWaits) {
+  REQUIRE_H2_PYTHON();
+  running_server s;
+  auto r = run_peer(s, {"stalled_body", "reset"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(s.routes.seen.body_read_ended.wait_for(2s)) << "the read did not end";
+  std::lock_guard lock(s.routes.seen.m);
+  EXPECT_EQ(s.routes.seen.body_error, std::make_error_code(std::errc::connection_reset).message());
+  EXPECT_EQ(parse_lines(r.out)["then_status"], "200");
+}
+
+TEST_F(H2Peer, ReadTimeoutEndsABodyReadThatWaits) {
+  REQUIRE_H2_PYTHON();
+  running_server s([](http::server& srv) { srv.read_timeout = 300ms; });
+  auto start = steady::now();
+  auto r = run_peer(s, {"stalled_body", "wait"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto m = parse_lines(r.out);
+  EXPECT_EQ(m["status"], "200");
+  EXPECT_EQ(m["body"], "error: i/o timeout") << r.out;
+  EXPECT_GE(ms(steady::now() - start), 300);
 }
 
 // Bodies of streams reset before their handler read them still count against the connection's

@@ -288,7 +288,8 @@ task<result<std::size_t>> server_stream::read(mutable_buffer buf, std::stop_toke
     if (buf.size == 0) co_return std::size_t{0};
     in_ready_.reset();
     result<void> r = co_await in_ready_.wait(stop_token, read_deadline);
-    if (!r) co_return r.error();
+    // A reset stream stops the request too; the read says why it ended (the client's reset).
+    if (!r) co_return closed_ || conn_ended_ ? closed_error() : r.error();
   }
 }
 
