@@ -272,5 +272,17 @@ TEST_F(H2Attack, StreamsBeyondTheLimitAreRefused) {
   s.expect_healthy();
 }
 
+// The same once the client has acknowledged the limit: nghttp2 treats it as a connection error
+// (GOAWAY PROTOCOL_ERROR), where Go resets the stream (PROTOCOL_ERROR) and goes on. Either way
+// the client gets no more than the limit.
+TEST_F(H2Attack, StreamsBeyondAnAcknowledgedLimitEndTheConnection) {
+  REQUIRE_H2_PYTHON();
+  attacked_server s([](http::server& srv) { srv.http2.max_concurrent_streams = 10; });
+  auto m = s.attack({"too_many_streams", "10", "1"});
+  EXPECT_EQ(m["goaway"], "PROTOCOL_ERROR") << m["_out"];
+  EXPECT_LE(std::stoi(m["answered"]), 10) << m["_out"];
+  s.expect_healthy();
+}
+
 }  // namespace
 }  // namespace ringo::http

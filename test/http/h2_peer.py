@@ -693,11 +693,18 @@ def flood_frames(host, port, count, read, make):
         s.close()
 
 
-def scenario_too_many_streams(host, port, limit):
+def scenario_too_many_streams(host, port, limit, ack="0"):
     """More streams than the server allows, opened before this client acknowledges the server's
-    SETTINGS (the usual race: a client starts before it has seen the limit)."""
+    SETTINGS (the usual race: a client starts before it has seen the limit), or after (ack=1)."""
     limit = int(limit)
     s = raw_connect(host, port)
+    if ack == "1":
+        reader = FrameReader(s)
+        while not reader.seen.get("SettingsFrame"):
+            s.settimeout(5)
+            reader.feed(s.recv(65536))
+        s.sendall(hf.SettingsFrame(0, flags=["ACK"]).serialize())
+        time.sleep(0.1)  # the server has the ACK before the streams
     enc = hpack.Encoder()
     frames = b""
     for i in range(limit + 5):
@@ -710,11 +717,12 @@ def scenario_too_many_streams(host, port, limit):
     # Read until every stream is answered or reset; ACK nothing (the limit stays "pending").
     buf = b""
     answered, refused, other = set(), set(), {}
+    goaway = None
     start = time.monotonic()
     s.settimeout(0.5)
     dec = hpack.Decoder()
     while len(answered) + len(refused) + sum(other.values()) < limit + 5 and \
-            time.monotonic() - start < 10:
+            goaway is None and time.monotonic() - start < 10:
         try:
             d = s.recv(65536)
         except socket.timeout:
@@ -731,6 +739,8 @@ def scenario_too_many_streams(host, port, limit):
             if isinstance(frame, hf.HeadersFrame):
                 dec.decode(frame.data)
                 answered.add(frame.stream_id)
+            elif isinstance(frame, hf.GoAwayFrame):
+                goaway = frame.error_code
             elif isinstance(frame, hf.RstStreamFrame):
                 if frame.error_code == h2.errors.ErrorCodes.REFUSED_STREAM:
                     refused.add(frame.stream_id)
@@ -739,6 +749,7 @@ def scenario_too_many_streams(host, port, limit):
                     other[name] = other.get(name, 0) + 1
     say("answered", len(answered))
     say("refused", len(refused))
+    say("goaway", "none" if goaway is None else h2.errors.ErrorCodes(goaway).name)
     say("first_refused", min(refused) if refused else 0)
     for k, v in other.items():
         say(f"reset_{k}", v)
