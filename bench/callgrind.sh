@@ -4,10 +4,13 @@
 # within 3%).
 #   server: examples/hello_server under callgrind, a keep-alive client (bench/callgrind_client.py)
 #           sending N requests over 8 connections;
-#   client: bench/http_load -n N (ringo's Transport) under callgrind against raw_http_server.
+#   client: bench/http_load -n N (ringo's Transport) under callgrind against raw_http_server;
+#   h2:     examples/hello_server under callgrind, h2load -c4 -m10 -n N over HTTP/2 (prior
+#           knowledge): nghttp2's instructions included (about 7,600 of ~13,500 a request).
 # Each runs with N1 and N2 requests; (Ir(N2) - Ir(N1)) / (N2 - N1) cancels start-up and exit.
 #
-#   bench/callgrind.sh [BUILD_DIR] [server|client|both]     default build/bench, both
+#   bench/callgrind.sh [BUILD_DIR] [server|client|h2|both]  default build/bench, both (h1 server
+#                                                           and client)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,6 +71,21 @@ client_ir() {  # N -> total instructions of http_load making N requests
   total_ir "$out"
 }
 
+h2_server_ir() {  # N -> total instructions of hello_server serving N HTTP/2 requests
+  local n=$1 port out
+  port=$(free_port)
+  out=$tmp/h2.$n
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$build/examples/hello_server" \
+    --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  local pid=$!
+  launched+=("$pid")
+  wait_port "$port"
+  h2load -n"$n" -c4 -m10 "http://127.0.0.1:$port/" >/dev/null
+  kill -INT "$pid"
+  wait "$pid" || true
+  total_ir "$out"
+}
+
 per_request() {  # FUNCTION -> instructions per request
   local a b
   a=$($1 "$n1")
@@ -77,6 +95,9 @@ per_request() {  # FUNCTION -> instructions per request
 
 if [[ $what == server || $what == both ]]; then
   echo "callgrind: hello_server: $(per_request server_ir) instructions per keep-alive request"
+fi
+if [[ $what == h2 ]]; then
+  echo "callgrind: hello_server: $(per_request h2_server_ir) instructions per HTTP/2 request"
 fi
 if [[ $what == client || $what == both ]]; then
   echo "callgrind: http_load: $(per_request client_ir) instructions per round trip"

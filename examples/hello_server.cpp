@@ -1,5 +1,6 @@
 // hello_server [--listen ADDR] [--threads N]: "Hello, World!" on GET /; a thread, io_context
-// and SO_REUSEPORT listener per N (the first on the main thread). Ctrl-C stops it.
+// and SO_REUSEPORT listener per N (the first on the main thread). Ctrl-C stops it. HTTP/1.1 and
+// HTTP/2 with prior knowledge on the same port (curl --http2-prior-knowledge, h2load).
 #include <signal.h>
 #include <string>
 #include <thread>

@@ -1,7 +1,9 @@
 // httpbin [--listen ADDR] [--idle-timeout MS]: a demo server and a test peer, after httpbin.org.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
 // /delay notices a client that leaves: its sleep takes the request's stop token. Every answer
-// carries the request's X-Request-Id back, so a client can tell that an answer is its own.
+// carries the request's X-Request-Id back, so a client can tell that an answer is its own. The
+// same handlers serve HTTP/2 with prior knowledge (h2c), where a client that resets its /delay
+// stream stops the sleep too.
 #include <charconv>
 #include <cstdio>
 #include <signal.h>

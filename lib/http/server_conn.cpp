@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "h1/writer.hpp"
+#include "h2/server.hpp"
 #include "ringo/http/error.hpp"
 #include "ringo/http/status.hpp"
 #include "ringo/runtime/operations.hpp"
@@ -91,6 +92,15 @@ void compact_address::get(const net::stream& s, net::address& out) const noexcep
     out = net::address(reinterpret_cast<const sockaddr*>(bytes_), size_);
 }
 
+// The connection opened with HTTP/2's preface: its HTTP/1 parts go back to the spares, and HTTP/2
+// serves it from the bytes read so far. (A coroutine of its own: the light part's frame, which
+// every idle connection keeps, does not grow by what this needs.)
+task<void> serve_http2(server::state* st, net::conn* c, std::unique_ptr<server_conn> sc) {
+  std::string preread = sc->take_input();
+  st->give_back(std::move(sc));
+  co_await h2::serve_connection(st, *c, std::move(preread));
+}
+
 // The light part of a connection. Its frame holds the connection, the peer's address and a wait
 // for readability, and nothing else while the connection is idle (mind what you add); a
 // server_conn serves it from a request's first byte until it is idle again.
@@ -117,6 +127,10 @@ task<void> serve_connection(server::state* st, net::conn c) {
     if (!first) start = clock::now();
     std::unique_ptr<server_conn> sc = st->take_conn();
     end = co_await sc->serve(c, remote, start, close_after, !first);
+    if (end == server_conn::outcome::http2) {
+      co_await serve_http2(st, &c, std::move(sc));
+      break;
+    }
     deadline = sc->idle_deadline();  // (idle: reported, and waited for a while, by serve())
     st->give_back(std::move(sc));
     if (end != server_conn::outcome::idle || st->shutting_down) break;
@@ -149,15 +163,16 @@ void server_conn::reset() noexcept {
   link_token_ = {};
   req_scope_.reset();  // (joined by serve_request)
   read_deadline_ = idle_deadline_ = no_deadline;
-  bad_body_ = hijacked_ = handler_suspended_ = false;
+  bad_body_ = hijacked_ = handler_suspended_ = preface_check_ = http2_ = false;
 }
 
 bool server_conn::pristine() const noexcept {
   return conn_ == nullptr && in_.empty() && output_.pristine() && reader_.pristine() &&
-         !bad_body_ && !hijacked_ && !handler_suspended_ && !req_scope_ && !req_link_ &&
-         !req_stop_.stop_possible() && body_.done() && req_.method.empty() && req_.header.empty() &&
-         req_.body == nullptr && writer_.status() == 0 && !writer_.header_written() &&
-         !writer_.hijacked() && writer_.body_bytes() == 0;
+         !bad_body_ && !hijacked_ && !handler_suspended_ && !preface_check_ && !http2_ &&
+         !req_scope_ && !req_link_ && !req_stop_.stop_possible() && body_.done() &&
+         req_.method.empty() && req_.header.empty() && req_.body == nullptr &&
+         writer_.status() == 0 && !writer_.header_written() && !writer_.hijacked() &&
+         writer_.body_bytes() == 0;
 }
 
 void server_conn::set_state(conn_state s) {
@@ -173,8 +188,13 @@ task<server_conn::outcome> server_conn::serve(net::conn& c, const compact_addres
   if (close_after) output_.close_after();
   time_point start = head_start;
   outcome end = outcome::closed;
+  // Only a connection's first bytes can be HTTP/2's preface (Go 1.24's unencrypted HTTP/2).
+  preface_check_ = !returning && server_->http2.unencrypted;
   for (;;) {
-    if (!co_await read_head(start)) break;
+    if (!co_await read_head(start)) {
+      if (http2_) end = outcome::http2;
+      break;
+    }
     co_await serve_request();
     if (hijacked_) {
       end = outcome::hijacked;
@@ -230,21 +250,34 @@ task<bool> server_conn::read_head(time_point start) {
       set_state(conn_state::active);
       active = true;
     }
-    auto step = parser_.feed(in_.unread());
-    in_.consume(step.consumed);
-    // Checked before the head's end too: a head that crosses the limit and ends within one read
-    // is as large as one that does not end.
-    if (parser_.head_bytes > limit) {
-      co_await reject(status::request_header_fields_too_large);
-      co_return false;
+    // HTTP/2's preface is decided before llhttp sees a byte of it (it would take
+    // "PRI * HTTP/2.0" for a request): a beginning of it waits for more.
+    if (preface_check_) {
+      const h2::preface_match m = h2::match_preface(in_.unread());
+      if (m == h2::preface_match::complete) {
+        http2_ = true;
+        co_return false;
+      }
+      preface_check_ = m == h2::preface_match::partial;
     }
-    if (step.what == h1::message_parser::event::head_done ||
-        step.what == h1::message_parser::event::message_done)
-      break;
-    if (step.what == h1::message_parser::event::error) {
-      if (parser_.head_complete()) break;  // a framing error found at the head's end: check_head
-      co_await reject(head_error_status(parser_));
-      co_return false;
+    // (Nothing to parse before the first read: llhttp would be handed a null pointer.)
+    if (!preface_check_ && !in_.empty()) {
+      auto step = parser_.feed(in_.unread());
+      in_.consume(step.consumed);
+      // Checked before the head's end too: a head that crosses the limit and ends within one read
+      // is as large as one that does not end.
+      if (parser_.head_bytes > limit) {
+        co_await reject(status::request_header_fields_too_large);
+        co_return false;
+      }
+      if (step.what == h1::message_parser::event::head_done ||
+          step.what == h1::message_parser::event::message_done)
+        break;
+      if (step.what == h1::message_parser::event::error) {
+        if (parser_.head_complete()) break;  // a framing error found at the head's end
+        co_await reject(head_error_status(parser_));
+        co_return false;
+      }
     }
     // Answers held back for a pipelined request that turned out incomplete (or only the empty
     // lines llhttp skips: found by server_fuzz) go out before waiting for more input.

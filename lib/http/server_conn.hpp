@@ -58,7 +58,8 @@ class server_conn final : private server_output::connection, private conn_reader
   server_conn(const server_conn&) = delete;
   server_conn& operator=(const server_conn&) = delete;
 
-  enum class outcome { idle, closed, hijacked };
+  // http2: the connection opened with HTTP/2's preface (prior knowledge); take_input() holds it.
+  enum class outcome { idle, closed, hijacked, http2 };
   // Serves requests on `c` from a request's first byte (`head_start`, when its header deadline
   // starts) while more input is buffered; then the connection is idle, done, or hijacked (then
   // `c` was moved to the handler). `close_after`: answer this request, then close (it came during
@@ -75,6 +76,8 @@ class server_conn final : private server_output::connection, private conn_reader
   bool pristine() const noexcept;
   // After outcome::idle: when the idle timeout ends.
   time_point idle_deadline() const noexcept { return idle_deadline_; }
+  // After outcome::http2: the bytes read and not parsed (the preface and what followed it).
+  std::string take_input() { return in_.take_unread(); }
 
   // How long a kept-alive connection waits for its next request with its buffers before it gives
   // them back (serve()). Only one that came back after an idle wait before does: one that sent a
@@ -144,6 +147,8 @@ class server_conn final : private server_output::connection, private conn_reader
   bool bad_body_ = false;  // the body broke its framing: answer 400 if still possible
   bool hijacked_ = false;
   bool handler_suspended_ = false;
+  bool preface_check_ = false;  // a new connection's first bytes may be HTTP/2's preface
+  bool http2_ = false;          // they were
 };
 
 }  // namespace ringo::http::detail

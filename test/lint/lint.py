@@ -7,8 +7,9 @@
                  files makes a socket syscall or touches a descriptor, so TLS can go under it and
                  HTTP/2 beside it.
                  It also fails when a public header (include/ringo/) includes a private
-                 dependency's header: liburing, c-ares, llhttp or OpenSSL. Those libraries are
-                 linked into libringo privately; users compile against ringo's headers alone.
+                 dependency's header: liburing, c-ares, llhttp, nghttp2 or OpenSSL. Those
+                 libraries are linked into libringo privately; users compile against ringo's
+                 headers alone.
 """
 
 import os
@@ -53,9 +54,10 @@ def check_http_streams_only(root):
     return errors
 
 
-# <liburing.h>, <liburing/io_uring.h>, <ares.h>, <llhttp.h>, <openssl/ssl.h>, in either form.
+# <liburing.h>, <liburing/io_uring.h>, <ares.h>, <llhttp.h>, <nghttp2/nghttp2.h>,
+# <openssl/ssl.h>, in either form.
 PRIVATE_DEPENDENCY = re.compile(
-    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|openssl)[/._]'
+    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|nghttp2|openssl)[/._]'
 )
 
 
@@ -82,7 +84,7 @@ def public_headers(root):
 
 
 def check_private_dependencies(root):
-    """Public headers must not include liburing, c-ares, llhttp or OpenSSL."""
+    """Public headers must not include liburing, c-ares, llhttp, nghttp2 or OpenSSL."""
     errors = 0
     for path in public_headers(root):
         with open(path, encoding="utf-8", errors="replace") as f:

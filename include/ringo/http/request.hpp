@@ -1,9 +1,11 @@
-// request: an HTTP/1.x request as a server handler sees it (Go's http.Request).
+// request: an HTTP request as a server handler sees it (Go's http.Request), from HTTP/1.x or from
+// an HTTP/2 stream alike.
 //
-// `stop` fires when the client goes away (the connection's background read sees EOF or an error),
-// when a write to the client fails, or when the server is shut down by force: a handler passes it
-// to whatever it awaits and so stops working for nobody. As in Go, a stop on the client's FIN does
-// not cut the response: a client that only half-closed still reads all the handler writes.
+// `stop` fires when the client goes away (the connection's background read sees EOF or an error;
+// on HTTP/2, the stream's RST_STREAM or a GOAWAY that ends it), when a write to the client fails,
+// or when the server is shut down by force: a handler passes it to whatever it awaits and so stops
+// working for nobody. As in Go, a stop on the client's FIN does not cut the response: a client
+// that only half-closed still reads all the handler writes.
 #pragma once
 
 #include <cstdint>
@@ -22,10 +24,11 @@ namespace ringo::http {
 
 struct request {
   std::string method;     // "GET", "POST", ...
-  std::string target;     // as sent: "/items/42?full=1", "*", or an absolute URL
-  int version_minor = 1;  // HTTP/1.x
+  std::string target;     // as sent: "/items/42?full=1", "*", or an absolute URL (HTTP/2: :path)
+  int version_major = 1;  // HTTP/1.x, or 2 (then version_minor is 0), as Go's ProtoMajor
+  int version_minor = 1;
   http::headers header;
-  std::string host;                             // the Host header
+  std::string host;                             // the Host header (HTTP/2: :authority)
   std::optional<std::uint64_t> content_length;  // nullopt when chunked or absent
   bool chunked = false;
   net::address remote_address;

@@ -1,4 +1,4 @@
-// server: an HTTP/1.1 server (Go's http.Server).
+// server: an HTTP/1.1 and HTTP/2 server (Go's http.Server).
 //
 // serve() accepts connections and runs one coroutine per connection in a scope it awaits: a
 // request's handler runs while the connection's reader waits for the client to leave (a pending
@@ -6,10 +6,15 @@
 // disconnects, on a write error, or on a forced shutdown. Timeouts start where Go starts them:
 // read_header_timeout and read_timeout at the request's first byte, write_timeout when the head has
 // been read, idle_timeout while waiting for the next request on a kept-alive connection.
+//
+// HTTP/2: a plaintext connection that opens with HTTP/2's preface is served as HTTP/2 (prior
+// knowledge, "h2c"; http2.unencrypted turns it off). Each stream gets the same handler, its own
+// request and response_writer; request::stop fires on the stream's RST_STREAM too.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <stop_token>
@@ -33,6 +38,32 @@ namespace ringo::http {
 enum class conn_state { new_, active, idle, hijacked, closed };
 std::string_view to_string(conn_state s) noexcept;
 
+// HTTP/2's settings and bounds (Go 1.24's http.HTTP2Config, with its defaults): what the server
+// advertises in its SETTINGS and holds each connection to.
+struct http2_config {
+  // Serve HTTP/2 with prior knowledge on a plaintext listener (Go 1.24's
+  // Protocols.SetUnencryptedHTTP2): a connection whose first bytes are the HTTP/2 preface
+  // ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") is served as HTTP/2. Go makes this opt-in; here it is on,
+  // because it changes nothing for an HTTP/1 client (HTTP/1 refuses the preface: llhttp takes no
+  // PRI request, 400) and it offers no Upgrade: h2c (the header proxies forward, behind "h2c
+  // smuggling"): only a client that chose HTTP/2 gets it. false: the preface gets HTTP/1's 400.
+  bool unencrypted = true;
+  // Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS), and handlers running
+  // at once per connection: a stream that comes while as many handlers run, reset ones included,
+  // waits for one to return (Go's fix for rapid reset, go.dev/issue/63417).
+  std::uint32_t max_concurrent_streams = 250;
+  // The largest frame the client may send (SETTINGS_MAX_FRAME_SIZE).
+  std::uint32_t max_read_frame_size = 1 << 20;
+  // Flow control: request body bytes a client may send ahead of the handlers reading them, on the
+  // whole connection and on one stream (Go's MaxReceiveBufferPerConnection / PerStream: 1 MiB).
+  std::int32_t max_receive_buffer_per_connection = 1 << 20;
+  std::int32_t max_receive_buffer_per_stream = 1 << 20;
+  // Output that makes no progress this long is given up: a stream whose client opens no
+  // flow-control window is reset, a connection whose bytes the client does not read is closed (Go's
+  // WriteByteTimeout, which has no default; nginx's send_timeout, 60 s, does this). 0: none.
+  duration write_byte_timeout = std::chrono::seconds(60);
+};
+
 class server {
  public:
   http::handler handler;
@@ -42,7 +73,8 @@ class server {
   duration read_header_timeout = std::chrono::seconds(60);  // the head; 0: read_timeout
   duration write_timeout{};                                 // the response; 0: none
   duration idle_timeout = std::chrono::seconds(75);         // between requests; 0: read_timeout
-  std::size_t max_header_bytes = 1 << 20;
+  std::size_t max_header_bytes = 1 << 20;  // HTTP/2: SETTINGS_MAX_HEADER_LIST_SIZE, as in Go
+  http2_config http2;
   std::function<void(const net::stream&, conn_state)> conn_state_hook;
   std::function<void(std::string_view)> error_log;  // default: stderr
 
