@@ -80,6 +80,31 @@ void server_output::send_body(const_buffer data) {
     out_ += bytes;
 }
 
+// The queued bytes (the head) go first, then the file through the stream (no copy on a socket).
+// The file's send counts as the send in flight: a pipelined answer queued meanwhile waits.
+task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
+                                            std::uint64_t length) {
+  if (chunked_) {  // "size\r\n", the file, "\r\n"
+    h1::append_hex(out_, length);
+    out_ += h1::chunk_end;
+  }
+  if (result<void> sent = co_await send_out(); !sent) co_return sent.error();
+  while (sending_) (void)co_await send_done_.wait();
+  if (broken_) co_return make_error_code(std::errc::broken_pipe);
+  sending_ = true;
+  send_done_.reset();
+  result<std::uint64_t> n = co_await stream_->send_file(f, offset, length, stop_, write_deadline_);
+  sending_ = false;
+  send_done_.set();
+  if (!n) {
+    set_broken();
+    conn_->send_failed();
+    co_return n.error();
+  }
+  if (chunked_) out_ += "\r\n";
+  co_return write_result{};
+}
+
 void server_output::end_body(bool as_declared) {
   if (chunked_) h1::append_last_chunk(out_);
   chunked_ = false;
