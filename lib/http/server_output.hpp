@@ -77,6 +77,9 @@ class server_output final : public response_sink {
   bool sending() const noexcept { return sending_; }
   bool pristine() const noexcept;
 
+  // Files up to this size are read into the output and sent with the head (send_file).
+  static constexpr std::uint64_t small_file = 16 << 10;
+
  private:
   connection* conn_;
   net::stream* stream_ = nullptr;
