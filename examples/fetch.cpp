@@ -2,8 +2,11 @@
 // URLs reuse the connections of earlier ones; follows redirects like Go's http.Client.
 //
 //   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
-//         URL...
+//         [--compressed|--raw] [-r|--range A-B] URL...
 //
+// Like Go's transport, fetch asks for gzip and decodes it (--compressed, the default); --raw sends
+// Accept-Encoding: gzip itself, so the body is written as the server encoded it. -r asks for a
+// byte range (Range: bytes=A-B; A- and -N too), which also turns the transparent gzip off.
 // --timeout bounds each URL (redirects and body included); --pause waits between URLs (long
 // enough, and the server closes the idle connection: the next request just dials again).
 // The body goes to stdout, or to FILE with -o (a progress bar on stderr when that is a terminal).
@@ -47,12 +50,14 @@ struct options {
   std::string output;  // empty: stdout
   long timeout_ms = 0;
   long pause_ms = 0;
+  bool raw = false;
+  std::string range;
   std::vector<std::string> urls;
 };
 
 const char* const usage =
     "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
-    "[--pause MS] URL...\n";
+    "[--pause MS] [--compressed|--raw] [-r A-B] URL...\n";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -103,6 +108,12 @@ std::optional<options> parse_args(int argc, char** argv) {
         return std::nullopt;
       }
       (arg == "--timeout" ? o.timeout_ms : o.pause_ms) = ms;
+    } else if (arg == "--compressed") {
+      o.raw = false;
+    } else if (arg == "--raw") {
+      o.raw = true;
+    } else if ((arg == "-r" || arg == "--range") && has_value) {
+      o.range = argv[++i];
     } else if (arg.starts_with("-")) {
       std::fputs(usage, stderr);
       return std::nullopt;
@@ -209,6 +220,8 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   req.method = o.method;
   req.url = std::move(*parsed);
   for (const auto& [k, v] : o.headers) req.header.add(k, v);
+  if (o.raw && !req.header.contains("Accept-Encoding")) req.header.set("Accept-Encoding", "gzip");
+  if (!o.range.empty()) req.header.set("Range", "bytes=" + o.range);
   if (o.data) req.body = *o.data;
   if (trace) {
     req.trace = &trace->client;

@@ -29,7 +29,7 @@ class http_category_impl final : public std::error_category {
       case errc::handler_timeout:
         return "http: Handler timeout";
       case errc::gzip_invalid:
-        return "gzip: invalid header";
+        return "gzip: invalid compressed data";
     }
     return "http: unknown error";
   }

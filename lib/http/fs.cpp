@@ -257,7 +257,7 @@ std::string href(std::string_view name) {
     out = "./";
   for (unsigned char c : name) {
     const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      std::strchr("-_.~$&+,/:;=@!'()*", c) != nullptr;
+                      std::strchr("-_.~$&+,/:;=@", c) != nullptr;
     if (keep && c != 0) {
       out += char(c);
     } else {

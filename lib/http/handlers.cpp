@@ -44,7 +44,7 @@ std::string html_escape(std::string_view s) {
 
 // Go's hexEscapeNonASCII: a Location must be ASCII.
 std::string hex_escape_non_ascii(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
+  static constexpr char hex[] = "0123456789abcdef";  // (lowercase, as Go writes them)
   std::string out;
   for (unsigned char c : s) {
     if (c < 0x80) {
@@ -60,7 +60,7 @@ std::string hex_escape_non_ascii(std::string_view s) {
 
 // Whether `url` names a scheme or a host (url.Parse's u.Scheme != "" || u.Host != "").
 bool is_absolute(std::string_view url) {
-  if (url.starts_with("//")) return true;
+  if (url.starts_with("//")) return url.size() > 2 && url[2] != '/';  // "///x" has no host
   const std::size_t colon = url.find(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
@@ -156,7 +156,16 @@ task<void> serve_with_timeout(std::shared_ptr<const timeout_state> st, response_
   inner.stop = s.get_token();
   event done;
   s.spawn(run_then_signal(st->h, hw, inner, done));
-  result<void> in_time = co_await done.wait({}, clock::now() + st->dt);
+  // The client leaving (r.stop) ends the wait too: Go answers 503 then, without the message.
+  result<void> in_time = co_await done.wait(r.stop, clock::now() + st->dt);
+  if (!in_time && in_time.error() == ringo::errc::operation_canceled) {
+    held.timed_out = true;
+    s.request_stop();
+    w.header().set("Content-Length", "0");
+    w.write_header(status::service_unavailable);
+    co_await s.join();
+    co_return;
+  }
   if (in_time) {
     co_await s.join();
     hw.finish();

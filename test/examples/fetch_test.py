@@ -111,7 +111,7 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
         cls.proc.communicate(timeout=10)
 
     def small_body(self):  # /headers echoes the request's own headers: fetch's are these
-        return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\n" % self.port
+        return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\nAccept-Encoding: gzip\n" % self.port
 
     def test_method_headers_and_data_from_a_file(self):
         with tempfile.NamedTemporaryFile() as f:

@@ -55,7 +55,7 @@ def check_http_streams_only(root):
 
 # <liburing.h>, <liburing/io_uring.h>, <ares.h>, <llhttp.h>, <openssl/ssl.h>, in either form.
 PRIVATE_DEPENDENCY = re.compile(
-    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|openssl)[/._]'
+    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|openssl|zlib)[/._]'
 )
 
 

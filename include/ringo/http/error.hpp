@@ -15,7 +15,8 @@ enum class errc {
   header_already_sent,      // too late: the header is on its way
   too_much_framing,         // chunk framing far beyond its data (Go #64433's guard)
   handler_timeout,          // a write after timeout_handler's limit (Go's ErrHandlerTimeout)
-  gzip_invalid,             // a gzip-encoded body that does not decode (Go's gzip.ErrHeader, ...)
+  gzip_invalid,  // a gzip-encoded body that does not decode (gzip.ErrHeader, ErrChecksum, flate
+                 // errors)
 };
 
 const std::error_category& http_category() noexcept;

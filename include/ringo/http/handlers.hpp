@@ -38,7 +38,8 @@ http::handler strip_prefix(std::string prefix, http::handler h);
 // (held back until h returns, so no flush reaches the client early); past it, the client gets 503
 // Service Unavailable with `message` (Go's default HTML when empty) at once, h's request::stop is
 // stopped, its further writes fail with errc::handler_timeout, and the helper waits for h to
-// return. h cannot hijack the connection.
+// return. A request stopped first (the client left) gets a 503 without the message, as in Go.
+// h cannot hijack the connection.
 http::handler timeout_handler(http::handler h, duration dt, std::string message = {});
 
 // Go's MaxBytesReader: a body_reader over `body` that fails with errc::body_too_large once more
