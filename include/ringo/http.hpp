@@ -4,6 +4,8 @@
 #include <ringo/http/body.hpp>
 #include <ringo/http/client.hpp>
 #include <ringo/http/client_request.hpp>
+#include <ringo/http/cookie.hpp>
+#include <ringo/http/cookie_jar.hpp>
 #include <ringo/http/error.hpp>
 #include <ringo/http/fs.hpp>
 #include <ringo/http/handler.hpp>
