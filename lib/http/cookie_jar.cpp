@@ -268,6 +268,10 @@ std::vector<cookie_jar::entry> cookie_jar::entries() const {
   std::vector<entry> out;
   for (const auto& [key, submap] : entries_)
     for (const auto& [id, e] : submap) out.push_back(e);
+  // In the order they were set, so that a jar saved and restored sends them in the same order.
+  std::sort(out.begin(), out.end(), [](const entry& a, const entry& b) {
+    return a.creation != b.creation ? a.creation < b.creation : a.seq < b.seq;
+  });
   return out;
 }
 

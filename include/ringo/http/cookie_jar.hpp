@@ -61,7 +61,7 @@ class cookie_jar {
   // Go's Jar.Cookies: the name-value pairs to send to `u`, in RFC 6265 §5.4's order.
   std::vector<cookie> cookies(const url& u);
 
-  // What is stored, expired or not, for saving (examples/fetch's cookie file).
+  // What is stored, expired or not, oldest first, for saving (examples/fetch's cookie file).
   struct entry {
     std::string name, value, domain, path;
     bool quoted = false, secure = false, http_only = false, persistent = false, host_only = false;
