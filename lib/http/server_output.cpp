@@ -94,8 +94,10 @@ task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
     const std::size_t at = out_.size();
     out_.resize(at + length);
     for (std::size_t done = 0; done < length;) {
-      result<std::size_t> n =
-          co_await f.read_at(mutable_buffer(out_.data() + at + done, length - done), offset + done);
+      const mutable_buffer to(out_.data() + at + done, length - done);
+      // Cached pages are copied at once; the ring reads what is not (a cold disk never blocks).
+      result<std::size_t> n = f.read_cached(to, offset + done);
+      if (!n || *n == 0) n = co_await f.read_at(to, offset + done);
       if (!n || *n == 0) {
         out_.resize(at);
         set_broken();  // the response cannot be completed: the client must see it cut

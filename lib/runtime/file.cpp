@@ -7,6 +7,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace ringo {
@@ -61,6 +62,13 @@ result<file_info> file::stat() const {
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
           std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   return info;
+}
+
+result<std::size_t> file::read_cached(mutable_buffer buf, std::uint64_t offset) const noexcept {
+  iovec v{buf.data, buf.size};
+  const ssize_t n = ::preadv2(fd_.get(), &v, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+  if (n < 0) return errno_code(errno);
+  return static_cast<std::size_t>(n);
 }
 
 result<std::vector<dir_entry>> file::read_dir() const {

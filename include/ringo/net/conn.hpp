@@ -53,10 +53,9 @@ class conn final : public stream {
   // IORING_OP_SPLICE file -> pipe -> socket through the ring: the bytes go from the page cache
   // to the socket and never through user memory, and the thread never blocks (the kernel runs
   // each splice on a worker thread, a cold file's disk reads included). Pipes (1 MiB each) are
-  // kept per thread between calls. bench/send_file_bench measured this against sendfile(2) on the
-  // thread with a non-blocking socket (what nginx does) and against read + send through the
-  // ring: splice cost the least sender CPU for 4 KiB and 1 MiB files and moved the most bytes per
-  // second (README, "Serving files").
+  // kept per io_context between calls. Measured against sendfile(2) on the thread (nginx's way)
+  // and read + send through the ring (bench/send_file_bench, bench/files.sh): README, "Serving
+  // files", says what each cost.
   task<result<std::uint64_t>> send_file(const file& f, std::uint64_t offset, std::uint64_t length,
                                         std::stop_token stop = {},
                                         time_point deadline = no_deadline) override;
