@@ -60,6 +60,25 @@ TEST_F(File, OpensStatsAndReadsAtAnOffset) {
   EXPECT_EQ(run(body()), "3456");
 }
 
+TEST_F(File, ReadCachedReadsWhatThePageCacheHoldsOrSaysWouldBlock) {
+  tree t;
+  auto f = file::open((t.root / "a.txt").string()).value();
+  char buf[8];
+  auto n = f.read_cached(buf, 2);  // just written: cached
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(std::string(buf, *n), "23456789");
+  // Dropped from the cache (where the file system allows it), the bytes would need a disk read:
+  // the answer is would_block, never a wait; read_at still reads them.
+  ::fdatasync(f.native_handle());
+  ::posix_fadvise(f.native_handle(), 0, 0, POSIX_FADV_DONTNEED);
+  auto again = f.read_cached(buf, 0);
+  if (!again) {
+    EXPECT_EQ(again.error(), std::errc::resource_unavailable_try_again);
+  }
+  auto body = [&]() -> task<std::size_t> { co_return (co_await f.read_at(buf, 0)).value_or(0); };
+  EXPECT_EQ(run(body()), 8u);
+}
+
 TEST_F(File, OpenBeneathNeverLeavesTheRoot) {
   tree t;
   auto root = file::open(t.root.string()).value();
