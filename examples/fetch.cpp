@@ -290,12 +290,13 @@ void load_cookies(http::cookie_jar& jar, const std::string& path) {
     e.secure = f[3] == "TRUE";
     const long long exp = std::atoll(f[4].c_str());
     e.persistent = exp != 0;
-    e.expires = e.persistent ? std::chrono::system_clock::time_point(std::chrono::seconds(exp))
+    e.expires = e.persistent ? std::chrono::sys_seconds(std::chrono::seconds(exp))
                              : std::chrono::sys_days(std::chrono::year(9999) / 12 / 31);
     e.name = f[5];
     e.value = f[6];
     e.http_only = http_only;
-    e.creation = e.last_access = std::chrono::system_clock::now();
+    e.creation = e.last_access =
+        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
     jar.restore(std::move(e));
   }
 }
@@ -303,7 +304,7 @@ void load_cookies(http::cookie_jar& jar, const std::string& path) {
 void save_cookies(const http::cookie_jar& jar, const std::string& path) {
   std::ofstream out(path, std::ios::trunc);
   out << "# Netscape HTTP Cookie File\n";
-  const auto now = std::chrono::system_clock::now();
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   for (const auto& e : jar.entries()) {
     if (e.persistent && e.expires <= now) continue;
     const long long exp =

@@ -241,7 +241,7 @@ std::string cookie::string() const {
     b += domain.front() == '.' ? domain.substr(1) : domain;
   }
   // Go's validCookieExpires: not before 1601 (the epoch here stands for "none").
-  if (expires != std::chrono::system_clock::time_point{} &&
+  if (expires != std::chrono::sys_seconds{} &&
       expires >= std::chrono::sys_days(std::chrono::year(1601) / 1 / 1)) {
     b += "; Expires=";
     b += detail::format_http_time(expires);

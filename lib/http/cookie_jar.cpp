@@ -9,9 +9,9 @@ namespace ringo::http {
 
 namespace {
 
-using sys_time = cookie_jar::sys_time;
+using std::chrono::sys_seconds;
 
-const sys_time end_of_time = std::chrono::sys_days(std::chrono::year(9999) / 12 / 31);
+const sys_seconds end_of_time = std::chrono::sys_days(std::chrono::year(9999) / 12 / 31);
 
 bool has_dot_suffix(std::string_view s, std::string_view suffix) {
   return s.size() > suffix.size() && s[s.size() - suffix.size() - 1] == '.' && s.ends_with(suffix);
@@ -177,7 +177,8 @@ void cookie_jar::set_cookies(const url& u, const std::vector<cookie>& cookies) {
   const std::string host = canonical_host(u.host);
   const std::string key = jar_key(host);
   const std::string def_path = default_path(url_path(u));
-  const sys_time now = now_ ? now_() : std::chrono::system_clock::now();
+  const sys_seconds now =
+      std::chrono::floor<std::chrono::seconds>(now_ ? now_() : std::chrono::system_clock::now());
   auto& submap = entries_[key];
   for (const cookie& c : cookies) {
     entry e;
@@ -195,7 +196,7 @@ void cookie_jar::set_cookies(const url& u, const std::vector<cookie>& cookies) {
     } else if (c.max_age > 0) {
       e.expires = now + std::chrono::seconds(c.max_age);
       e.persistent = true;
-    } else if (c.expires == sys_time{}) {
+    } else if (c.expires == sys_seconds{}) {
       e.expires = end_of_time;
     } else if (c.expires <= now) {
       remove = true;
@@ -230,7 +231,8 @@ std::vector<cookie> cookie_jar::cookies(const url& u) {
   const std::string host = canonical_host(u.host);
   auto it = entries_.find(jar_key(host));
   if (it == entries_.end()) return out;
-  const sys_time now = now_ ? now_() : std::chrono::system_clock::now();
+  const sys_seconds now =
+      std::chrono::floor<std::chrono::seconds>(now_ ? now_() : std::chrono::system_clock::now());
   const bool https = u.scheme == "https";
   const std::string path = url_path(u);
   std::vector<entry*> selected;

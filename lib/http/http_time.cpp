@@ -85,8 +85,11 @@ std::optional<sys_seconds> make_time(int year, int month, int day, int h, int m,
 }  // namespace
 
 std::string format_http_time(std::chrono::system_clock::time_point t) {
-  const std::time_t secs =
-      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(t));
+  return format_http_time(std::chrono::floor<std::chrono::seconds>(t));
+}
+
+std::string format_http_time(sys_seconds t) {
+  const std::time_t secs = static_cast<std::time_t>(t.time_since_epoch().count());
   std::tm tm{};
   ::gmtime_r(&secs, &tm);
   char buf[40];

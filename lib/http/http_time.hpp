@@ -13,6 +13,7 @@ using sys_seconds = std::chrono::sys_seconds;
 
 // "Mon, 02 Jan 2006 15:04:05 GMT" (IMF-fixdate, always GMT), truncated to the second.
 std::string format_http_time(std::chrono::system_clock::time_point t);
+std::string format_http_time(sys_seconds t);
 // IMF-fixdate, RFC 850 ("Monday, 02-Jan-06 15:04:05 GMT") or asctime ("Mon Jan  2 15:04:05
 // 2006"), as Go's ParseTime; nullopt for anything else.
 std::optional<sys_seconds> parse_http_time(std::string_view s);

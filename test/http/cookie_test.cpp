@@ -22,7 +22,7 @@ using sys_time = std::chrono::system_clock::time_point;
 class Cookie : public ringo::test::RingoTest {};
 class CookieJar : public ringo::test::RingoTest {};
 
-sys_time at(int y, unsigned mo, unsigned d, int h, int mi, int s) {
+std::chrono::sys_seconds at(int y, unsigned mo, unsigned d, int h, int mi, int s) {
   return std::chrono::sys_days(std::chrono::year(y) / mo / d) + std::chrono::hours(h) +
          std::chrono::minutes(mi) + std::chrono::seconds(s);
 }
@@ -197,7 +197,7 @@ TEST_F(Cookie, ReadsCookieFieldsAsGo) {
 // --- The jar, with Go's jar_test.go tables -------------------------------------------------------
 
 // Go's tNow, and the clock the jar reads in these tests.
-const sys_time t_now = at(2013, 1, 1, 12, 0, 0);
+const sys_time t_now = sys_time(at(2013, 1, 1, 12, 0, 0));
 sys_time clock_now = t_now;
 sys_time test_clock() {
   return clock_now;
@@ -224,9 +224,9 @@ url make_url(std::string_view s) {
 }
 
 std::string expires_in(int secs) {
-  return "expires=" +
-         http::cookie{.name = "x", .expires = t_now + std::chrono::seconds(secs)}.string().substr(
-             std::string("x=; Expires=").size());
+  const http::cookie c{.name = "x",
+                       .expires = at(2013, 1, 1, 12, 0, 0) + std::chrono::seconds(secs)};
+  return "expires=" + c.string().substr(std::string("x=; Expires=").size());
 }
 
 struct query {

@@ -21,8 +21,10 @@ struct cookie {
   bool quoted = false;  // the value was (or is to be) sent in double quotes
   std::string path;
   std::string domain;
-  std::chrono::system_clock::time_point expires{};  // the epoch: none
-  std::string raw_expires;                          // as received
+  // In whole seconds (what the field carries), which also reaches Go's 1601 floor and year
+  // 9999: a system_clock::time_point in nanoseconds spans only 1678-2262. The epoch: none.
+  std::chrono::sys_seconds expires{};
+  std::string raw_expires;  // as received
   // Go's MaxAge: 0 means none given, a negative value "delete now" (Max-Age=0 or less).
   int max_age = 0;
   bool secure = false;

@@ -65,7 +65,8 @@ class cookie_jar {
   struct entry {
     std::string name, value, domain, path;
     bool quoted = false, secure = false, http_only = false, persistent = false, host_only = false;
-    sys_time expires{}, creation{}, last_access{};
+    // Whole seconds (a cookie's expiry reaches year 9999, past a nanosecond time_point's range).
+    std::chrono::sys_seconds expires{}, creation{}, last_access{};
     std::uint64_t seq = 0;  // creation order within one creation time
   };
   std::vector<entry> entries() const;
