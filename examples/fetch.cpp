@@ -2,8 +2,14 @@
 // URLs reuse the connections of earlier ones; follows redirects like Go's http.Client.
 //
 //   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
-//         URL...
+//         [--compressed|--raw] [-r|--range A-B] [-b|--cookie-jar FILE] URL...
 //
+// -b keeps cookies in FILE across runs (curl's Netscape cookie file format): loaded before the
+// first request when it exists, sent and updated as Go's cookiejar does (redirects included),
+// saved at the end.
+// Like Go's transport, fetch asks for gzip and decodes it (--compressed, the default); --raw sends
+// Accept-Encoding: gzip itself, so the body is written as the server encoded it. -r asks for a
+// byte range (Range: bytes=A-B; A- and -N too), which also turns the transparent gzip off.
 // --timeout bounds each URL (redirects and body included); --pause waits between URLs (long
 // enough, and the server closes the idle connection: the next request just dials again).
 // The body goes to stdout, or to FILE with -o (a progress bar on stderr when that is a terminal).
@@ -47,12 +53,15 @@ struct options {
   std::string output;  // empty: stdout
   long timeout_ms = 0;
   long pause_ms = 0;
+  bool raw = false;
+  std::string range;
+  std::string cookie_file;
   std::vector<std::string> urls;
 };
 
 const char* const usage =
     "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
-    "[--pause MS] URL...\n";
+    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] URL...\n";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -103,6 +112,14 @@ std::optional<options> parse_args(int argc, char** argv) {
         return std::nullopt;
       }
       (arg == "--timeout" ? o.timeout_ms : o.pause_ms) = ms;
+    } else if (arg == "--compressed") {
+      o.raw = false;
+    } else if (arg == "--raw") {
+      o.raw = true;
+    } else if ((arg == "-b" || arg == "--cookie-jar") && has_value) {
+      o.cookie_file = argv[++i];
+    } else if ((arg == "-r" || arg == "--range") && has_value) {
+      o.range = argv[++i];
     } else if (arg.starts_with("-")) {
       std::fputs(usage, stderr);
       return std::nullopt;
@@ -209,6 +226,8 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   req.method = o.method;
   req.url = std::move(*parsed);
   for (const auto& [k, v] : o.headers) req.header.add(k, v);
+  if (o.raw && !req.header.contains("Accept-Encoding")) req.header.set("Accept-Encoding", "gzip");
+  if (!o.range.empty()) req.header.set("Range", "bytes=" + o.range);
   if (o.data) req.body = *o.data;
   if (trace) {
     req.trace = &trace->client;
@@ -248,9 +267,66 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   co_return r->status >= 400 ? 22 : 0;
 }
 
+// curl's cookie file: "domain TAB subdomains TAB path TAB secure TAB expires TAB name TAB value",
+// a "#HttpOnly_" prefix on the domain, 0 for a session cookie's expiry.
+void load_cookies(http::cookie_jar& jar, const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    bool http_only = false;
+    if (line.starts_with("#HttpOnly_")) {
+      http_only = true;
+      line.erase(0, 10);
+    }
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
+    if (f.size() != 7) continue;
+    http::cookie_jar::entry e;
+    e.domain = f[0].starts_with('.') ? f[0].substr(1) : f[0];
+    e.host_only = f[1] != "TRUE";
+    e.path = f[2];
+    e.secure = f[3] == "TRUE";
+    const long long exp = std::atoll(f[4].c_str());
+    e.persistent = exp != 0;
+    e.expires = e.persistent ? std::chrono::sys_seconds(std::chrono::seconds(exp))
+                             : std::chrono::sys_days(std::chrono::year(9999) / 12 / 31);
+    e.name = f[5];
+    e.value = f[6];
+    e.http_only = http_only;
+    e.creation = e.last_access =
+        std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+    jar.restore(std::move(e));
+  }
+}
+
+void save_cookies(const http::cookie_jar& jar, const std::string& path) {
+  std::ofstream out(path, std::ios::trunc);
+  out << "# Netscape HTTP Cookie File\n";
+  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  for (const auto& e : jar.entries()) {
+    if (e.persistent && e.expires <= now) continue;
+    const long long exp =
+        e.persistent
+            ? std::chrono::duration_cast<std::chrono::seconds>(e.expires.time_since_epoch()).count()
+            : 0;
+    out << (e.http_only ? "#HttpOnly_" : "") << (e.host_only ? "" : ".") << e.domain << '\t'
+        << (e.host_only ? "FALSE" : "TRUE") << '\t' << e.path << '\t'
+        << (e.secure ? "TRUE" : "FALSE") << '\t' << exp << '\t' << e.name << '\t' << e.value
+        << '\n';
+  }
+}
+
 task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
   http::transport t;
+  http::cookie_jar jar({.public_suffixes = []() -> std::shared_ptr<const http::public_suffix_list> {
+    auto l = http::public_suffix_list::load();
+    return l ? std::make_shared<const http::public_suffix_list>(std::move(*l)) : nullptr;
+  }()});
+  if (!o.cookie_file.empty()) load_cookies(jar, o.cookie_file);
   http::client_options co;
+  if (!o.cookie_file.empty()) co.jar = &jar;
   co.timeout = std::chrono::milliseconds(o.timeout_ms);
   if (o.verbose)
     co.check_redirect = [](const http::client_request& next, int) {
@@ -270,6 +346,7 @@ task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
     if (stop.stop_requested()) break;
   }
   co_await t.close();
+  if (!o.cookie_file.empty()) save_cookies(jar, o.cookie_file);
   co_return status;
 }
 

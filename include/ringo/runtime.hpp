@@ -4,6 +4,7 @@
 #include <ringo/runtime/async_mutex.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/event.hpp>
+#include <ringo/runtime/file.hpp>
 #include <ringo/runtime/io_context.hpp>
 #include <ringo/runtime/lent_buffer.hpp>
 #include <ringo/runtime/multishot_acceptor.hpp>

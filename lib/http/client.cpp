@@ -103,8 +103,14 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
   for (int redirects = 0;; ++redirects) {
     client_request attempt = req;
     if (req.source) attempt.source = std::make_shared<lent_source>(req.source);
+    if (options_.jar)
+      for (const cookie& c : options_.jar->cookies(req.url)) add_cookie(attempt.header, c);
     result<response, client_error> r = co_await transport_->round_trip(std::move(attempt), stop);
     if (!r) co_return fail(r.error());
+    if (options_.jar) {
+      if (std::vector<cookie> set = read_set_cookies(r->header); !set.empty())
+        options_.jar->set_cookies(req.url, set);
+    }
     redirect_plan plan = plan_redirect(r->status, req, *r);
     std::optional<std::string_view> location = r->header.get("Location");
     if (!plan.follow || !location) co_return r;  // 3xx without Location: Go #17773, #49281

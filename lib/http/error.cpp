@@ -24,6 +24,10 @@ class http_category_impl final : public std::error_category {
         return "http: header already sent";
       case errc::too_much_framing:
         return "http: chunked encoding contains too much non-data";
+      case errc::handler_timeout:
+        return "http: Handler timeout";
+      case errc::gzip_invalid:
+        return "gzip: invalid compressed data";
       case errc::invalid_pattern:
         return "http: invalid pattern";
       case errc::pattern_conflict:

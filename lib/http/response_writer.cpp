@@ -1,5 +1,6 @@
 #include "ringo/http/response_writer.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "ringo/http/error.hpp"
@@ -71,6 +72,39 @@ task<write_result> response_writer::write(const_buffer data) {
   }
   if (sink_->queued() >= flush_threshold) co_return co_await sink_->flush();
   co_return write_result{};
+}
+
+task<write_result> response_sink::send_file(const file& f, std::uint64_t offset,
+                                            std::uint64_t length) {
+  constexpr std::size_t piece = 64 << 10;
+  std::string buf;
+  while (length > 0) {
+    buf.resize(std::min<std::uint64_t>(piece, length));
+    result<std::size_t> n = co_await f.read_at(mutable_buffer(buf.data(), buf.size()), offset);
+    if (!n) co_return n.error();
+    if (*n == 0) co_return make_error_code(std::errc::io_error);  // the file shrank
+    send_body(const_buffer(buf.data(), *n));
+    offset += *n;
+    length -= *n;
+    if (queued() >= response_writer::flush_threshold) {
+      if (write_result w = co_await flush(); !w) co_return w;
+    }
+  }
+  co_return write_result{};
+}
+
+task<write_result> response_writer::write_file(const file& f, std::uint64_t offset,
+                                               std::uint64_t length) {
+  if (hijacked_) co_return make_error_code(errc::hijacked);
+  if (status_ == 0) status_ = status::ok;
+  if (!body_allowed()) {
+    if (!head_request_) co_return make_error_code(errc::body_not_allowed);
+    co_return write_result{};  // HEAD: never sent
+  }
+  if (length == 0) co_return write_result{};
+  if (!committed_) commit(false);
+  body_bytes_ += length;
+  co_return co_await sink_->send_file(f, offset, length);
 }
 
 task<write_result> response_writer::flush() {

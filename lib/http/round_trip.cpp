@@ -13,6 +13,7 @@
 
 #include "client_body.hpp"
 #include "context_errors.hpp"
+#include "gzip_body.hpp"
 #include "h1/parser.hpp"
 #include "h1/writer.hpp"
 #include "source_closer.hpp"
@@ -57,6 +58,14 @@ task<result<void, client_error>> write_bytes(conn_ptr pc, std::string_view data,
 
 constexpr int max_1xx_responses = 5;
 
+// Go's transport (persistConn.roundTrip, requestedGzip): ask for gzip, and decode it, only when
+// the caller said nothing about encodings or ranges; a Range of gzipped bytes could not be
+// decoded (go.dev/issue/8923), and HEAD has no body to decode.
+bool adds_gzip(const client_request& req, const transport_options& o) {
+  return !o.disable_compression && !req.header.contains("Accept-Encoding") &&
+         !req.header.contains("Range") && req.method != "HEAD";
+}
+
 bool has_body(const client_request& req) {
   return req.source ? req.source->length() != std::size_t(0) : !req.body.empty();
 }
@@ -86,6 +95,7 @@ void build_head(std::string& head, const client_request& req, const transport_op
     h1::append_field(head, f.name, f.value);
   }
   if (!req.header.contains("User-Agent")) head += "User-Agent: ringo\r\n";
+  if (adds_gzip(req, o)) head += "Accept-Encoding: gzip\r\n";
   if (chunked)
     head += "Transfer-Encoding: chunked\r\n";
   else if (length && (*length > 0 || h1::method_expects_body(req.method)))
@@ -326,6 +336,14 @@ task<result<response, client_error>> transport::round_trip(client_request req,
       r.body = std::make_unique<detail::empty_body>();
     } else {
       r.body = std::make_unique<detail::client_body>(s, std::move(pc), req.trace, req.deadline);
+      if (adds_gzip(req, s->options) &&
+          iequals(r.header.get("Content-Encoding").value_or(""), "gzip")) {
+        r.body = std::make_unique<detail::gzip_body>(std::move(r.body));
+        r.header.erase("Content-Encoding");
+        r.header.erase("Content-Length");
+        r.content_length.reset();
+        r.uncompressed = true;
+      }
     }
     co_return std::move(r);
   }

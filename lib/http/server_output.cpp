@@ -80,6 +80,52 @@ void server_output::send_body(const_buffer data) {
     out_ += bytes;
 }
 
+// A small file is read into the output behind the head and leaves in one send with it: at 4 KiB
+// that costs less than the head's send and two splices (bench/files.sh; README, "Serving
+// files"). A larger one goes through the stream after the queued bytes (no copy on a socket),
+// and its send counts as the send in flight: a pipelined answer queued meanwhile waits.
+task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
+                                            std::uint64_t length) {
+  if (chunked_) {  // "size\r\n", the file, "\r\n"
+    h1::append_hex(out_, length);
+    out_ += h1::chunk_end;
+  }
+  if (length <= small_file && !broken_) {
+    const std::size_t at = out_.size();
+    out_.resize(at + length);
+    for (std::size_t done = 0; done < length;) {
+      const mutable_buffer to(out_.data() + at + done, length - done);
+      // Cached pages are copied at once; the ring reads what is not (a cold disk never blocks).
+      result<std::size_t> n = f.read_cached(to, offset + done);
+      if (!n || *n == 0) n = co_await f.read_at(to, offset + done);
+      if (!n || *n == 0) {
+        out_.resize(at);
+        set_broken();  // the response cannot be completed: the client must see it cut
+        conn_->send_failed();
+        co_return n ? make_error_code(std::errc::io_error) : n.error();
+      }
+      done += *n;
+    }
+    if (chunked_) out_ += "\r\n";
+    co_return write_result{};
+  }
+  if (result<void> sent = co_await send_out(); !sent) co_return sent.error();
+  while (sending_) (void)co_await send_done_.wait();
+  if (broken_) co_return make_error_code(std::errc::broken_pipe);
+  sending_ = true;
+  send_done_.reset();
+  result<std::uint64_t> n = co_await stream_->send_file(f, offset, length, stop_, write_deadline_);
+  sending_ = false;
+  send_done_.set();
+  if (!n) {
+    set_broken();
+    conn_->send_failed();
+    co_return n.error();
+  }
+  if (chunked_) out_ += "\r\n";
+  co_return write_result{};
+}
+
 void server_output::end_body(bool as_declared) {
   if (chunked_) h1::append_last_chunk(out_);
   chunked_ = false;

@@ -50,11 +50,13 @@ class server_output final : public response_sink {
   // --- response_sink ---
   void send_head(const head& h) override;
   void send_body(const_buffer data) override;
+  task<write_result> send_file(const file& f, std::uint64_t offset, std::uint64_t length) override;
   void end_body(bool as_declared) override;
   std::size_t queued() const noexcept override { return out_.size(); }
   task<write_result> flush() override;
   task<write_result> send_informational(int code, const headers& fields) override;
   task<result<hijacked_conn>> hijack() override;
+  void close_after_response() noexcept override { close_after(); }
 
   // --- For the connection ---
   // Sends everything queued.
@@ -74,6 +76,9 @@ class server_output final : public response_sink {
   bool answers_queued() const noexcept { return answers_queued_; }
   bool sending() const noexcept { return sending_; }
   bool pristine() const noexcept;
+
+  // Files up to this size are read into the output and sent with the head (send_file).
+  static constexpr std::uint64_t small_file = 16 << 10;
 
  private:
   connection* conn_;

@@ -68,6 +68,8 @@ std::string_view reason_phrase(int code) noexcept {
       return "Request URI Too Long";
     case 415:
       return "Unsupported Media Type";
+    case 416:
+      return "Requested Range Not Satisfiable";
     case 417:
       return "Expectation Failed";
     case 418:

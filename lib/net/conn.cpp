@@ -1,12 +1,17 @@
 #include "ringo/net/conn.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
 
+#include "ringo/runtime/io_context.hpp"
 #include "ringo/runtime/socket.hpp"
 
 namespace ringo::net {
@@ -68,6 +73,38 @@ task<result<hangup>> conn::wait_hangup(std::stop_token stop) {
   if (!ready) co_return ready.error();
   if (*ready & (POLLERR | POLLHUP)) co_return hangup::broken;
   co_return has_buffered_input() ? hangup::closed_later : hangup::closed;
+}
+
+task<result<std::uint64_t>> conn::send_file(const file& f, std::uint64_t offset,
+                                            std::uint64_t length, std::stop_token stop,
+                                            time_point deadline) {
+  deadline = std::min(deadline, write_deadline());
+  if (length == 0) co_return std::uint64_t{0};
+  io_context* ctx = io_context::current();
+  result<io_context::splice_pipe> p = ctx->take_pipe();
+  if (!p) co_return p.error();
+  std::uint64_t sent = 0;
+  while (sent < length) {
+    const std::size_t want =
+        static_cast<std::size_t>(std::min<std::uint64_t>(p->capacity, length - sent));
+    result<std::size_t> in =
+        co_await splice(f.native_handle(), static_cast<std::int64_t>(offset + sent), p->write.get(),
+                        -1, want, stop, deadline);
+    if (!in) co_return in.error();  // (the pipe is empty: nothing moved)
+    if (*in == 0) {
+      ctx->give_back_pipe(std::move(*p));
+      co_return make_error_code(net::errc::unexpected_eof);  // the file shrank
+    }
+    for (std::size_t left = *in; left > 0;) {
+      result<std::size_t> out =
+          co_await splice(p->read.get(), -1, socket(), -1, left, stop, deadline);
+      if (!out) co_return out.error();  // bytes may be left in the pipe: it is closed
+      left -= *out;
+    }
+    sent += *in;
+  }
+  ctx->give_back_pipe(std::move(*p));
+  co_return sent;
 }
 
 bool conn::has_buffered_input() const noexcept {

@@ -1,5 +1,8 @@
 #include "ringo/net/stream.hpp"
 
+#include <algorithm>
+#include <memory>
+
 #include "ringo/net/error.hpp"
 
 namespace ringo::net {
@@ -51,6 +54,25 @@ task<result<std::size_t>> stream::write_all(const_buffer buf, std::stop_token st
     done += *n;
   }
   co_return done;
+}
+
+task<result<std::uint64_t>> stream::send_file(const file& f, std::uint64_t offset,
+                                              std::uint64_t length, std::stop_token stop,
+                                              time_point deadline) {
+  constexpr std::size_t piece = 64 << 10;
+  auto buf = std::make_unique_for_overwrite<char[]>(std::min<std::uint64_t>(piece, length));
+  std::uint64_t sent = 0;
+  while (sent < length) {
+    const std::size_t want = std::min<std::uint64_t>(piece, length - sent);
+    result<std::size_t> n =
+        co_await f.read_at(mutable_buffer(buf.get(), want), offset + sent, stop, deadline);
+    if (!n) co_return n.error();
+    if (*n == 0) co_return make_error_code(errc::unexpected_eof);  // the file shrank
+    result<std::size_t> w = co_await write_all(const_buffer(buf.get(), *n), stop, deadline);
+    if (!w) co_return w.error();
+    sent += *n;
+  }
+  co_return sent;
 }
 
 }  // namespace ringo::net

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <fcntl.h>
 #include <stdexcept>
 #include <sys/eventfd.h>
 #include <sys/utsname.h>
@@ -68,6 +69,7 @@ struct io_context::ring {
   bool multishot_recv = true;
   unsigned recv_buffer_count = 0;
   unsigned recv_buffer_size = 0;
+  std::vector<splice_pipe> spare_pipes;
 };
 
 io_context::io_context(io_context_options options) : ring_(std::make_unique<ring>()) {
@@ -323,6 +325,27 @@ void io_context::reap() noexcept {
     reinterpret_cast<detail::completion*>(data)->on_cqe(cqe->res, cqe->flags);
   }
   io_uring_cq_advance(uring, seen);
+}
+
+result<io_context::splice_pipe> io_context::take_pipe() {
+  if (!ring_->spare_pipes.empty()) {
+    splice_pipe p = std::move(ring_->spare_pipes.back());
+    ring_->spare_pipes.pop_back();
+    return p;
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return errno_code(errno);
+  splice_pipe p{unique_fd(fds[0]), unique_fd(fds[1])};
+  // One splice moves up to a MiB (the default pipe-max-size) instead of 64 KiB; the pipe takes
+  // pages only while bytes are in it.
+  const int size = ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+  p.capacity = static_cast<std::size_t>(size > 0 ? size : ::fcntl(fds[1], F_GETPIPE_SZ));
+  return p;
+}
+
+void io_context::give_back_pipe(splice_pipe p) {
+  constexpr std::size_t max_spare = 16;
+  if (ring_->spare_pipes.size() < max_spare) ring_->spare_pipes.push_back(std::move(p));
 }
 
 }  // namespace ringo

@@ -63,8 +63,13 @@ result<int> io_op::finish() noexcept {
     if (armed()) ctx_->timers().disarm(*this);
   }
   if (res_ >= 0) return res_;
-  // The kernel reports a cancelled op as -ECANCELED, or -EINTR when it was already running.
-  if (canceled_ && (res_ == -ECANCELED || res_ == -EINTR)) return make_error_code(cancel_reason_);
+  // The kernel reports a cancelled op as -ECANCELED, or -EINTR when it was already running; an op
+  // running on one of the kernel's workers (a splice) may report the worker's interrupted system
+  // call itself: -ERESTARTSYS (512) and its kin, which never reach user space otherwise.
+  constexpr int restart_first = 512, restart_last = 516;
+  if (canceled_ &&
+      (res_ == -ECANCELED || res_ == -EINTR || (-res_ >= restart_first && -res_ <= restart_last)))
+    return make_error_code(cancel_reason_);
   return errno_code(-res_);
 }
 

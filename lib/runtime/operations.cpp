@@ -45,7 +45,12 @@ void recv_op::prepare(io_uring_sqe* sqe) noexcept {
 
 void read_op::prepare(io_uring_sqe* sqe) noexcept {
   // Offset -1: the file's current position, as read(2) does (sockets, pipes, eventfds).
-  io_uring_prep_read(sqe, fd_, buf_.data, static_cast<unsigned>(buf_.size), ~0ULL);
+  io_uring_prep_read(sqe, fd_, buf_.data, static_cast<unsigned>(buf_.size), offset_);
+}
+
+void splice_op::prepare(io_uring_sqe* sqe) noexcept {
+  io_uring_prep_splice(sqe, fd_in_, off_in_, fd_out_, off_out_, static_cast<unsigned>(len_),
+                       flags_);
 }
 
 void send_op::prepare(io_uring_sqe* sqe) noexcept {

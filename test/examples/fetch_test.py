@@ -5,7 +5,11 @@ download arrives intact, connection reuse shows in -v, a server closing an idle 
 invisible to the next GET, and the exit status follows curl -f. Against httpbin also: -X, -H,
 -d @FILE, redirects, --timeout, and SIGINT cancelling a request in flight.
 
-Usage: fetch_test.py PATH/TO/fetch PATH/TO/httpbin
+Against ringo's file_server: ranges (-r). Against nginx with `gzip on`: the body decoded by
+default, the encoded bytes with --raw. Against a Python server that sets cookies: -b keeps them
+across a redirect and across runs, in curl's cookie file format.
+
+Usage: fetch_test.py PATH/TO/fetch PATH/TO/httpbin PATH/TO/file_server
 """
 
 import os
@@ -19,7 +23,7 @@ import time
 import unittest
 import urllib.request
 
-FETCH = HTTPBIN = None
+FETCH = HTTPBIN = FILE_SERVER = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -111,7 +115,7 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
         cls.proc.communicate(timeout=10)
 
     def small_body(self):  # /headers echoes the request's own headers: fetch's are these
-        return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\n" % self.port
+        return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\nAccept-Encoding: gzip\n" % self.port
 
     def test_method_headers_and_data_from_a_file(self):
         with tempfile.NamedTemporaryFile() as f:
@@ -318,6 +322,177 @@ class HostileServers(unittest.TestCase):
         self.assertLess(sent, 40 << 20, "fetch read on through the trailer")
 
 
+class RingoFileServer(unittest.TestCase):
+    """examples/file_server: a download intact, and byte ranges with -r."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.big_bytes = make_root(cls.tmp.name)
+        cls.port = free_port()
+        cls.proc = subprocess.Popen([FILE_SERVER, "--listen", f"127.0.0.1:{cls.port}",
+                                     cls.tmp.name], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(cls.port, cls.proc, "file_server")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGINT)
+        cls.proc.communicate(timeout=10)
+        cls.tmp.cleanup()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def test_download_intact(self):
+        r = fetch(self.url("/big.bin"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout == self.big_bytes, "the download differs")
+
+    def test_ranges(self):
+        for spec, want in (("10-19", self.big_bytes[10:20]), ("-5", self.big_bytes[-5:]),
+                           ("999990-", self.big_bytes[999990:])):
+            r = fetch("-r", spec, self.url("/big.bin"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, want, spec)
+        r = fetch("-r", "2000000-", self.url("/big.bin"))
+        self.assertEqual(r.returncode, 22, r.stderr)  # 416
+
+    def test_outside_the_root_is_404(self):
+        r = fetch(self.url("/%2e%2e/%2e%2e/etc/passwd"))
+        self.assertEqual(r.returncode, 22, r.stderr)
+        self.assertNotIn(b"root:", r.stdout)
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed")
+class NginxGzip(unittest.TestCase):
+    """nginx with gzip on: fetch decodes by default (as Go's transport), --raw keeps the encoding."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        root = os.path.join(d, "root")
+        os.mkdir(root)
+        for path in (d, root):
+            os.chmod(path, 0o755)
+        cls.text = b"".join(b"line %d of a compressible text\n" % i for i in range(50000))
+        with open(os.path.join(root, "text.txt"), "wb") as f:
+            f.write(cls.text)
+        os.chmod(os.path.join(root, "text.txt"), 0o644)
+        cls.port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  gzip on;
+  gzip_min_length 0;
+  gzip_types text/plain;
+  types {{ text/plain txt; }}
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{ listen 127.0.0.1:{cls.port}; root {root}; }}
+}}
+""")
+        cls.proc = subprocess.Popen([NGINX, "-p", d, "-c", conf, "-e", "stderr"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(cls.port, cls.proc, "nginx")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGQUIT)
+        cls.proc.communicate(timeout=10)
+        cls.tmp.cleanup()
+
+    def test_decoded_by_default(self):
+        url = f"http://127.0.0.1:{self.port}/text.txt"
+        r = fetch("-v", url)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"< Content-Type: text/plain", r.stderr)
+        self.assertNotIn(b"< Content-Encoding", r.stderr)  # dropped with the decoding
+        self.assertTrue(r.stdout == self.text, "the decoded body differs from the file")
+        r = fetch("--compressed", url)
+        self.assertTrue(r.stdout == self.text)
+
+    def test_raw_keeps_the_encoding(self):
+        import gzip
+        r = fetch("-v", "--raw", f"http://127.0.0.1:{self.port}/text.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"< Content-Encoding: gzip", r.stderr)
+        self.assertTrue(r.stdout.startswith(b"\x1f\x8b"))
+        self.assertLess(len(r.stdout), len(self.text) // 4)
+        self.assertTrue(gzip.decompress(r.stdout) == self.text)
+
+
+class CookieServer:
+    """A Python server: /login sets a session cookie and a persistent one and redirects to /echo,
+    which answers with the Cookie field it got."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path == "/login":
+                    self.send_response(302)
+                    self.send_header("Set-Cookie", "session=s1; Path=/; HttpOnly")
+                    self.send_header("Set-Cookie", "pref=dark; Path=/; Max-Age=3600")
+                    self.send_header("Location", "/echo")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = ("cookie: " + self.headers.get("Cookie", "none") + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Cookies(unittest.TestCase):
+    def test_cookie_jar_file_across_a_redirect_and_runs(self):
+        srv = CookieServer()
+        try:
+            with tempfile.TemporaryDirectory() as d:
+                jar = os.path.join(d, "cookies.txt")
+                base = f"http://127.0.0.1:{srv.port}"
+                r = fetch("-b", jar, base + "/login")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stdout, b"cookie: session=s1; pref=dark\n")
+                with open(jar) as f:
+                    saved = f.read()
+                self.assertIn("# Netscape HTTP Cookie File", saved)
+                self.assertIn("#HttpOnly_127.0.0.1\tFALSE\t/\tFALSE\t0\tsession\ts1", saved)
+                self.assertRegex(saved, r"127\.0\.0\.1\tFALSE\t/\tFALSE\t[1-9][0-9]*\tpref\tdark")
+                r = fetch("-b", jar, base + "/echo")  # a later run sends what was saved
+                self.assertEqual(r.stdout, b"cookie: session=s1; pref=dark\n")
+                r = fetch(base + "/echo")  # without -b, no cookies
+                self.assertEqual(r.stdout, b"cookie: none\n")
+        finally:
+            srv.close()
+
+
 if __name__ == "__main__":
-    FETCH, HTTPBIN = sys.argv[1], sys.argv[2]
+    FETCH, HTTPBIN, FILE_SERVER = sys.argv[1], sys.argv[2], sys.argv[3]
     unittest.main(argv=sys.argv[:1], verbosity=2)

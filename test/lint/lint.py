@@ -57,7 +57,7 @@ def check_http_streams_only(root):
 # <liburing.h>, <liburing/io_uring.h>, <ares.h>, <llhttp.h>, <nghttp2/nghttp2.h>,
 # <openssl/ssl.h>, in either form.
 PRIVATE_DEPENDENCY = re.compile(
-    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|nghttp2|openssl)[/._]'
+    r'^\s*#\s*include\s*[<"](liburing|ares|llhttp|nghttp2|openssl|zlib)[/._]'
 )
 
 

@@ -3,7 +3,9 @@
 // transforms its bytes (here: a rot13 filter over a conn) going through read_some/write_some with
 // the same default deadlines.
 #include <chrono>
+#include <stdexcept>
 #include <string>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -164,6 +166,105 @@ TEST_F(Stream, AFilterStreamGoesThroughReadSomeAndWriteSomeWithTheDefaultDeadlin
     auto late = co_await b.read(plain);
     EXPECT_EQ(late.error(), ringo::errc::timed_out);
   }());
+}
+
+// --- send_file ----------------------------------------------------------------------------
+
+// A temporary file with `data`, opened for reading; removed at once (the descriptor keeps it).
+file temp_file(const std::string& data, std::uint64_t sparse_size = 0) {
+  char path[] = "/tmp/ringo-send-file-XXXXXX";
+  unique_fd fd(::mkstemp(path));
+  ::unlink(path);
+  if (!data.empty() && ::write(fd.get(), data.data(), data.size()) != ssize_t(data.size()))
+    throw std::runtime_error("write");
+  if (sparse_size && ::ftruncate(fd.get(), off_t(sparse_size)) != 0)
+    throw std::runtime_error("ftruncate");
+  return file(std::move(fd));
+}
+
+std::string alphabet(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += char('a' + i % 26);
+  return s;
+}
+
+TEST_F(Stream, SendFileSplicesARangeOfAFileToTheSocket) {
+  const std::string data = alphabet(3 << 20);  // several pipefuls
+  file f = temp_file(data);
+  auto body = [&]() -> task<void> {
+    auto p = co_await connected_pair();
+    scope s;
+    std::string got;
+    s.spawn([&](std::stop_token) -> task<void> {
+      char buf[65536];
+      for (;;) {
+        auto n = co_await p.server.read(buf);
+        if (!n || *n == 0) break;
+        got.append(buf, *n);
+      }
+    });
+    auto sent = co_await p.client.send_file(f, 1000, data.size() - 2000);
+    EXPECT_EQ(value_or(sent, 0), data.size() - 2000);
+    auto past_end = co_await p.client.send_file(f, data.size() - 10, 20);  // the file ends first
+    EXPECT_EQ(past_end.error(), errc::unexpected_eof);
+    (void)co_await p.client.close_write();
+    co_await s.join();
+    EXPECT_EQ(got.size(), data.size() - 2000 + 10);
+    EXPECT_TRUE(got.substr(0, data.size() - 2000) == data.substr(1000, data.size() - 2000));
+  };
+  run(body());
+}
+
+TEST_F(Stream, SendFileThroughATransformingStreamReadsAndWrites) {
+  const std::string data = alphabet(200000);
+  file f = temp_file(data);
+  auto body = [&]() -> task<void> {
+    auto p = co_await connected_pair();
+    rot13_stream out(p.client), in(p.server);
+    scope s;
+    std::string got;
+    s.spawn([&](std::stop_token) -> task<void> {
+      char buf[65536];
+      for (;;) {
+        auto n = co_await in.read(buf);
+        if (!n || *n == 0) break;
+        got.append(buf, *n);
+      }
+    });
+    auto sent = co_await out.send_file(f, 5, 100000);
+    EXPECT_EQ(value_or(sent, 0), 100000u);
+    EXPECT_GT(out.writes, 0);  // through write_some: the bytes had to be transformed
+    (void)co_await p.client.close_write();
+    co_await s.join();
+    EXPECT_TRUE(got == data.substr(5, 100000));
+  };
+  run(body());
+}
+
+TEST_F(Stream, SendFileToAPeerThatDoesNotReadStopsOrTimesOut) {
+  file f = temp_file("", std::uint64_t(64) << 20);  // more than the socket buffers hold
+  for (int round = 0; round < 10; ++round) {
+    auto body = [&]() -> task<void> {
+      auto p = co_await connected_pair();
+      std::stop_source stop;
+      scope s;
+      s.spawn([&](std::stop_token) -> task<void> {
+        (void)co_await sleep_for(std::chrono::milliseconds(5 + round));
+        stop.request_stop();
+      });
+      auto sent = co_await p.client.send_file(f, 0, std::uint64_t(64) << 20, stop.get_token());
+      co_await s.join();
+      EXPECT_FALSE(sent);
+      if (sent) co_return;
+      EXPECT_EQ(sent.error(), ringo::errc::operation_canceled) << sent.error().message();
+      const time_point deadline = clock::now() + 30ms;
+      auto timed = co_await p.client.send_file(f, 0, std::uint64_t(64) << 20, {}, deadline);
+      EXPECT_FALSE(timed);
+      if (timed) co_return;
+      EXPECT_EQ(timed.error(), ringo::errc::timed_out) << timed.error().message();
+    };
+    run(body());
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <ringo/http/client_request.hpp>
+#include <ringo/http/cookie_jar.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/result.hpp>
@@ -25,6 +26,10 @@ struct client_options {
   // Called before following a redirect to `next`, with the requests made so far; an error
   // stops and is returned (Go's CheckRedirect). Unset: follow up to max_redirects.
   std::function<std::error_code(const client_request& next, int redirects)> check_redirect;
+  // Go's Client.Jar: its cookies for each request's URL are added to the request's Cookie field
+  // (redirects included), and what each response sets is stored. Not owned; it must outlive the
+  // client. Null: no cookies but the caller's own.
+  cookie_jar* jar = nullptr;
 };
 
 class client {

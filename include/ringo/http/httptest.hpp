@@ -47,6 +47,8 @@ class response_recorder final : private response_sink {
   const std::string& body();
   // Whether the handler flushed (Go's Flushed).
   bool flushed() const noexcept { return flushed_; }
+  // Whether the response asked for the connection to close after it (max_bytes_reader).
+  bool close_after() const noexcept { return close_after_; }
   // The 1xx responses sent before the final one, in order.
   const std::vector<int>& informational() const noexcept { return informational_; }
 
@@ -58,6 +60,7 @@ class response_recorder final : private response_sink {
   task<write_result> flush() override;
   task<write_result> send_informational(int code, const headers& fields) override;
   task<result<hijacked_conn>> hijack() override;
+  void close_after_response() noexcept override { close_after_ = true; }
 
   response_writer writer_;
   int code_ = 0;
@@ -65,6 +68,7 @@ class response_recorder final : private response_sink {
   std::string body_;
   std::vector<int> informational_;
   bool flushed_ = false;
+  bool close_after_ = false;
 };
 
 // A request for a handler under test (Go's NewRequest): `target` is a path ("/x?y=1") or an

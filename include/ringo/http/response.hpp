@@ -22,7 +22,10 @@ struct response {
   http::headers header;
   std::optional<std::uint64_t> content_length;  // nullopt: unknown (chunked or until close)
   bool close = false;                           // the server will close the connection
-  std::unique_ptr<body_reader> body;            // never null; empty for no-body responses
+  // The transport asked for gzip and decodes the body (Go's Response.Uncompressed): the header
+  // has no Content-Encoding or Content-Length, and content_length is unknown.
+  bool uncompressed = false;
+  std::unique_ptr<body_reader> body;  // never null; empty for no-body responses
   // After 101 Switching Protocols: the connection, now the caller's, and the bytes the server
   // sent after the head. The transport has forgotten it.
   std::unique_ptr<net::stream> upgraded;

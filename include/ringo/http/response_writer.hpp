@@ -20,6 +20,7 @@
 #include <ringo/http/headers.hpp>
 #include <ringo/net/stream.hpp>
 #include <ringo/runtime/buffer.hpp>
+#include <ringo/runtime/file.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
 
@@ -68,6 +69,10 @@ class response_sink {
   // Queues the head, then the body's bytes (never for HEAD, 1xx, 204 or 304).
   virtual void send_head(const head& h) = 0;
   virtual void send_body(const_buffer data) = 0;
+  // Sends what is queued, then `length` bytes of `f` from `offset` as body bytes: the server's
+  // connection hands them to its stream (net::conn sends them from the page cache); by default
+  // they are read and queued with send_body (the recorder records them so).
+  virtual task<write_result> send_file(const file& f, std::uint64_t offset, std::uint64_t length);
   // The body is complete; `as_declared` is false when it is shorter or longer than its length
   // (the connection cannot carry another response).
   virtual void end_body(bool as_declared) = 0;
@@ -79,6 +84,9 @@ class response_sink {
   virtual task<write_result> send_informational(int code, const headers& fields) = 0;
   // Hands the connection over (after sending what is queued).
   virtual task<result<hijacked_conn>> hijack() = 0;
+  // The request's body was cut short (max_bytes_reader): the connection closes after this
+  // response, as Go's requestTooLarge makes it.
+  virtual void close_after_response() noexcept {}
 
  protected:
   ~response_sink() = default;
@@ -96,6 +104,11 @@ class response_writer {
   void write_header(int code) noexcept;
   // Appends to the body (sending the header first if needed).
   task<write_result> write(const_buffer data);
+  // Appends `length` bytes of `f` from `offset` to the body, sent from the page cache without
+  // passing through user memory where the connection allows (a socket; not TLS). The file must
+  // stay open until the call returns. Set Content-Length first (serve_content does) or the body
+  // is sent chunked.
+  task<write_result> write_file(const file& f, std::uint64_t offset, std::uint64_t length);
   // Sends the header and everything buffered now.
   task<write_result> flush();
   // Sends a 1xx response (100..199 except 101) now, with the current header fields (103 Early
@@ -103,6 +116,10 @@ class response_writer {
   task<write_result> write_informational(int code);
   // Takes the connection over; the server sends nothing more on it.
   task<result<hijacked_conn>> hijack();
+
+  // The connection closes after this response (max_bytes_reader calls it: the rest of a body
+  // past its limit is never read, so the connection cannot carry another request).
+  void close_after_response() noexcept { sink_->close_after_response(); }
 
   int status() const noexcept { return status_; }
   bool header_written() const noexcept { return committed_; }

@@ -34,6 +34,11 @@ struct transport_options {
   duration expect_continue_timeout = std::chrono::seconds(1);
   std::size_t max_response_header_bytes = 10 << 20;
   bool disable_keep_alives = false;  // sends Connection: close
+  // Go's DisableCompression. Off (the default): a request without Accept-Encoding or Range (and
+  // not HEAD) asks for gzip, and a gzip answer is decoded on the way out: the caller reads the
+  // decoded bytes, Content-Encoding and Content-Length are dropped, response::uncompressed is
+  // set. A caller that sets Accept-Encoding itself gets the bytes as sent.
+  bool disable_compression = false;
   net::dialer dialer;
   // Go's Transport.DialContext: dials in place of `dialer` (a unix socket, a tunnel, a test's
   // injected delay), called as dial("tcp", "host:port", stop).

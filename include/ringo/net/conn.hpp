@@ -51,6 +51,15 @@ class conn final : public stream {
   // with bytes still unread before it is closed_later (FIONREAD).
   task<result<hangup>> wait_hangup(std::stop_token stop) override;
   bool has_buffered_input() const noexcept override;
+  // IORING_OP_SPLICE file -> pipe -> socket through the ring: the bytes go from the page cache
+  // to the socket and never through user memory, and the thread never blocks (the kernel runs
+  // each splice on a worker thread, a cold file's disk reads included). Pipes (1 MiB each) are
+  // kept per io_context between calls. Measured against sendfile(2) on the thread (nginx's way)
+  // and read + send through the ring (bench/send_file_bench, bench/files.sh): README, "Serving
+  // files", says what each cost.
+  task<result<std::uint64_t>> send_file(const file& f, std::uint64_t offset, std::uint64_t length,
+                                        std::stop_token stop = {},
+                                        time_point deadline = no_deadline) override;
 
   result<address> local_address() const noexcept override;
   result<address> remote_address() const noexcept override;

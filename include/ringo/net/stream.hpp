@@ -23,6 +23,7 @@
 
 #include <ringo/net/address.hpp>
 #include <ringo/runtime/buffer.hpp>
+#include <ringo/runtime/file.hpp>
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -69,6 +70,15 @@ class stream {
   task<result<std::size_t>> write_all(const_buffer buf, std::stop_token stop = {},
                                       time_point deadline = no_deadline);
 
+  // Sends `length` bytes of `f` from `offset` (Go's io.ReaderFrom on a TCPConn, which uses
+  // sendfile): a socket's own stream (net::conn) sends them from the page cache without copying
+  // them through user memory; another stream (TLS) reads and writes them, 64 KiB at a time. The
+  // count sent, `length` unless the file ends first (then unexpected_eof); on error, the count
+  // sent so far is lost with the error, as in write_all.
+  virtual task<result<std::uint64_t>> send_file(const file& f, std::uint64_t offset,
+                                                std::uint64_t length, std::stop_token stop = {},
+                                                time_point deadline = no_deadline);
+
   // Ends the write side: the peer reads the bytes written so far, then end of stream (a socket's
   // FIN; TLS sends close_notify first). Reading goes on.
   virtual task<result<void>> close_write(std::stop_token stop = {},
@@ -112,6 +122,7 @@ class stream {
                                                time_point deadline);
   virtual task<result<void>> wait_readable_some(std::stop_token stop, time_point deadline);
   int socket() const noexcept { return socket_; }
+  time_point write_deadline() const noexcept { return write_deadline_; }
 
  private:
   time_point read_deadline_ = no_deadline;

@@ -20,8 +20,10 @@
 #include <ringo/runtime/detail/cancellable.hpp>
 #include <ringo/runtime/detail/spawn.hpp>
 #include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
 #include <ringo/runtime/time.hpp>
+#include <ringo/runtime/unique_fd.hpp>
 
 struct io_uring_sqe;
 
@@ -102,6 +104,15 @@ class io_context {
   detail::buffer_ring* recv_buffers();
   // The size of a receive buffer (the fallback's private buffers too).
   unsigned recv_buffer_size() const noexcept;
+  // A pipe to splice through (net::conn::send_file), 1 MiB where the kernel allows: kept by the
+  // context between uses (a pipe per use costs three system calls) and closed with it. Give one
+  // back only empty; one that may hold bytes is simply dropped.
+  struct splice_pipe {
+    unique_fd read, write;
+    std::size_t capacity = 0;
+  };
+  result<splice_pipe> take_pipe();
+  void give_back_pipe(splice_pipe p);
 
  private:
   struct root_sink final : detail::child_sink {

@@ -1,5 +1,5 @@
-// The awaitable operations: connect, accept, recv/read, send/write, writev/sendmsg, poll, shutdown,
-// close, sleep and yield.
+// The awaitable operations: connect, accept, recv/read/read_at, send/write, writev/sendmsg, splice,
+// poll, shutdown, close, sleep and yield.
 //
 // Each function returns an awaitable to `co_await` at once, on the thread of an io_context. Every
 // operation that can block takes a std::stop_token and an absolute deadline (a steady_clock time
@@ -11,6 +11,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <stop_token>
 #include <sys/socket.h>
@@ -105,13 +106,38 @@ class recv_op final : public transfer_op {
 
 class read_op final : public transfer_op {
  public:
-  read_op(int fd, mutable_buffer buf, std::stop_token stop, time_point deadline)
-      : transfer_op(std::move(stop), deadline), fd_(fd), buf_(buf) {}
+  // `offset` ~0: the file's current position.
+  read_op(int fd, mutable_buffer buf, std::stop_token stop, time_point deadline,
+          std::uint64_t offset = ~std::uint64_t{0})
+      : transfer_op(std::move(stop), deadline), fd_(fd), buf_(buf), offset_(offset) {}
 
  private:
   void prepare(io_uring_sqe* sqe) noexcept override;
   int fd_;
   mutable_buffer buf_;
+  std::uint64_t offset_;
+};
+
+class splice_op final : public transfer_op {
+ public:
+  splice_op(int fd_in, std::int64_t off_in, int fd_out, std::int64_t off_out, std::size_t len,
+            unsigned flags, std::stop_token stop, time_point deadline)
+      : transfer_op(std::move(stop), deadline),
+        fd_in_(fd_in),
+        fd_out_(fd_out),
+        off_in_(off_in),
+        off_out_(off_out),
+        len_(len),
+        flags_(flags) {}
+
+ private:
+  void prepare(io_uring_sqe* sqe) noexcept override;
+  int fd_in_;
+  int fd_out_;
+  std::int64_t off_in_;
+  std::int64_t off_out_;
+  std::size_t len_;
+  unsigned flags_;
 };
 
 class send_op final : public transfer_op {
@@ -281,6 +307,22 @@ inline detail::read_op read(int fd, mutable_buffer buf, std::stop_token stop = {
   return {fd, buf, std::move(stop), deadline};
 }
 // send(2) with MSG_NOSIGNAL: a closed peer is an EPIPE result, not a SIGPIPE.
+// pread(2): from `offset` of a file, without moving its position. The kernel reads a cached page
+// at once and hands a cold one to its workers, so a slow disk never blocks the thread.
+inline detail::read_op read_at(int fd, mutable_buffer buf, std::uint64_t offset,
+                               std::stop_token stop = {}, time_point deadline = no_deadline) {
+  return {fd, buf, std::move(stop), deadline, offset};
+}
+// splice(2) (IORING_OP_SPLICE): moves up to `len` bytes from `fd_in` to `fd_out` without copying
+// them through user memory; one of the two must be a pipe. An offset of -1 means the descriptor's
+// own position (and is the only one a pipe or socket takes). The kernel runs every splice on one of
+// its workers (it may block), so each costs a thread hand-off: see conn::send_file for what that
+// means for a file server. 0: `fd_in` is at its end (or an empty pipe whose writers are gone).
+inline detail::splice_op splice(int fd_in, std::int64_t off_in, int fd_out, std::int64_t off_out,
+                                std::size_t len, std::stop_token stop = {},
+                                time_point deadline = no_deadline, unsigned flags = 0) {
+  return {fd_in, off_in, fd_out, off_out, len, flags, std::move(stop), deadline};
+}
 inline detail::send_op send(int fd, const_buffer buf, std::stop_token stop = {},
                             time_point deadline = no_deadline, int flags = 0) {
   return {fd, buf, flags | MSG_NOSIGNAL, std::move(stop), deadline};

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# File serving benchmark (README, "Serving files"): examples/file_server (1 thread) against nginx
+# (1 worker, `sendfile on`, access_log off), each serving the same directory on 127.0.0.1, the
+# server pinned to core 0 and `wrk -t1` to core 1. For a 4 KiB and a 1 MiB file: requests/s,
+# bytes/s, and server CPU µs per request (utime + stime from /proc/PID/stat over the wrk run, all
+# threads: the kernel's splice workers count for ringo). Servers alternate, FILES_BENCH_ROUNDS
+# times; the table shows medians and ringo's CPU per request as a ratio to nginx's.
+#
+#   bench/files.sh [BUILD_DIR]   default build/bench; writes bench/results/files.md
+# Environment: FILES_BENCH_SECONDS (5), FILES_BENCH_ROUNDS (3), FILES_BENCH_CONNS (16),
+# FILES_BENCH_RESULTS (bench/results).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${1:-build/bench}
+secs=${FILES_BENCH_SECONDS:-5}
+rounds=${FILES_BENCH_ROUNDS:-3}
+conns=${FILES_BENCH_CONNS:-16}
+results=${FILES_BENCH_RESULTS:-$root/bench/results}
+py=/usr/bin/python3
+say() { echo "files.sh: $*" >&2; }
+
+command -v wrk >/dev/null || { say "wrk is not installed: skipped"; exit 0; }
+nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+[[ -x $build/examples/file_server ]] || meson compile -C "$build" file_server >&2
+
+server_core=0 client_core=1
+(($(nproc) >= 2)) || client_core=0
+tmp=$(mktemp -d)
+launched=()
+cleanup() {
+  local pid
+  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/www"
+chmod 755 "$tmp" "$tmp/www"  # nginx's worker runs as nobody
+head -c 4096 /dev/urandom >"$tmp/www/4k.bin"
+head -c $((1 << 20)) /dev/urandom >"$tmp/www/1m.bin"
+chmod 644 "$tmp/www/"*
+
+free_port() {
+  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_ready() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+hz=$(getconf CLK_TCK)
+
+start_server() {  # name port; sets launch_pid and server_pid
+  local name=$1 port=$2
+  case $name in
+    ringo) taskset -c "$server_core" "$build/examples/file_server" --listen "127.0.0.1:$port" "$tmp/www" & ;;
+    nginx)
+      mkdir -p "$tmp/nginx"
+      cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  sendfile on;
+  keepalive_requests 1000000000;
+  default_type application/octet-stream;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  server { listen 127.0.0.1:$port; root $tmp/www; }
+}
+CONF
+      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+  esac
+  launch_pid=$!
+  launched+=("$launch_pid")
+  wait_ready "$port" || { say "$name did not start"; return 1; }
+  server_pid=$launch_pid
+  if [[ $name == nginx ]]; then
+    local i
+    for ((i = 0; i < 50; i++)); do
+      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
+      [[ -n $server_pid ]] && break
+      sleep 0.05
+    done
+  fi
+}
+
+measure() {  # port path: "requests seconds bytes_per_s cpu_ticks"
+  local before after out
+  before=$(cpu_ticks "$server_pid")
+  out=$(taskset -c "$client_core" wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$1$2")
+  after=$(cpu_ticks "$server_pid")
+  echo "$out" | awk -v cpu=$((after - before)) '
+    function bytes(v) {
+      if (v ~ /GB$/) return v * 2^30
+      if (v ~ /MB$/) return v * 2^20
+      if (v ~ /KB$/) return v * 2^10
+      return v + 0
+    }
+    / requests in / { n = $1; t = $4; sub(/s,?$/, "", t) }
+    /^Transfer\/sec/ { b = bytes($2) }
+    END { printf "%d %s %.0f %d\n", n, t, b, cpu }'
+}
+
+servers=(ringo)
+[[ -n $nginx_bin ]] && servers+=(nginx) || say "nginx is not installed: ringo alone"
+declare -A rps cpu bps
+for ((round = 1; round <= rounds; round++)); do
+  for s in "${servers[@]}"; do
+    port=$(free_port)
+    start_server "$s" "$port"
+    for f in 4k 1m; do
+      taskset -c "$client_core" wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/$f.bin" >/dev/null
+      read -r n t b ticks < <(measure "$port" "/$f.bin")
+      rps[$s.$f]+="$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }') "
+      cpu[$s.$f]+="$(awk -v c="$ticks" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", c / hz / n * 1e6 }') "
+      bps[$s.$f]+="$b "
+      say "round $round $s $f: $n requests in ${t}s, $ticks ticks"
+    done
+    kill "$launch_pid"
+    wait "$launch_pid" 2>/dev/null || true
+  done
+done
+
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+mkdir -p "$results"
+{
+  echo "| file | server | requests/s | MB/s | server CPU µs/request | × nginx |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: |"
+  for f in 4k 1m; do
+    base=$(echo "${cpu[nginx.$f]:-}" | median)
+    for s in "${servers[@]}"; do
+      c=$(echo "${cpu[$s.$f]}" | median)
+      ratio=$([[ -n $base ]] && awk -v c="$c" -v b="$base" 'BEGIN { printf "%.2f", c / b }' || echo "")
+      mb=$(echo "${bps[$s.$f]}" | median | awk '{ printf "%.0f", $1 / 2^20 }')
+      name=$([[ $s == ringo ]] && echo "ringo file_server" || echo "nginx 1 worker, sendfile")
+      echo "| $([[ $f == 4k ]] && echo "4 KiB" || echo "1 MiB") | $name | $(echo "${rps[$s.$f]}" | median) | $mb | $c | $ratio |"
+    done
+  done
+} | tee "$results/files.md"

@@ -1,0 +1,49 @@
+// file_server [--listen ADDR] DIR: serves DIR over HTTP (Go's http.FileServer): files with
+// ranges and conditional requests, index.html, directory listings; nothing outside DIR. Ctrl-C
+// stops it.
+//
+//   $ file_server --listen 127.0.0.1:8080 /srv/www
+//   $ curl -r 0-99 http://127.0.0.1:8080/big.iso
+#include <cstdio>
+#include <signal.h>
+#include <string>
+
+#include <ringo/ringo.hpp>
+
+using namespace ringo;
+
+task<void> serve_until_stopped(http::server* server, net::listener* l, std::stop_token stop) {
+  (void)co_await server->serve(*l, std::move(stop));
+}
+
+task<int> serve(std::string address, std::string dir) {
+  http::server server(http::file_server(dir));
+  auto listener = net::listen("tcp", address);
+  if (!listener) {
+    std::fprintf(stderr, "file_server: %s\n", listener.error().message().c_str());
+    co_return 1;
+  }
+  scope s;
+  s.spawn(serve_until_stopped(&server, &*listener, s.get_token()));
+  auto signal = wait_for_signal({SIGINT, SIGTERM});  // (GCC 12: not inside the co_await)
+  (void)co_await std::move(signal);
+  s.request_stop();
+  co_await s.join();
+  co_return 0;
+}
+
+int main(int argc, char** argv) {
+  std::string address = "127.0.0.1:8080", dir;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--listen" && i + 1 < argc)
+      address = argv[++i];
+    else
+      dir = argv[i];
+  }
+  if (dir.empty()) {
+    std::fputs("usage: file_server [--listen ADDR] DIR\n", stderr);
+    return 2;
+  }
+  (void)block_signals({SIGINT, SIGTERM});
+  return run(serve(address, dir));
+}
