@@ -1,5 +1,7 @@
 // The connection pool of the client transport (Go's transport.go: getConn, queueForIdleConn,
 // queueForDial, dialConnFor, decConnsPerHost, tryPutIdleConn) and the idle-connection watcher.
+#include <algorithm>
+
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/operations.hpp>
 
@@ -84,6 +86,8 @@ task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
       continue;
     }
     remove_idle(pc);
+    if (options.max_idle_conns_per_host == transport_options::follow_demand)
+      note_demand(h, clock::now());
     info = {true, true, idle_for};
     co_return pc;
   }
@@ -121,6 +125,7 @@ void transport::state::queue_for_dial(const want_ptr& w) {
 
 void transport::state::start_dial(const want_ptr& w) {
   ++dials;
+  ++hosts[w->key].dialing;
   auto entry = dialing.insert(dialing.end(), dial_entry{w, std::stop_source()});
   tasks.spawn(dial_conn_for(this, entry));
 }
@@ -195,6 +200,7 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
     dialed = co_await s->options.dialer.dial("tcp", key, stop);
   }
   s->dialing.erase(entry);
+  --s->hosts[key].dialing;
   if (!dialed) {
     net::op_error e = dialed.error();
     if (w->waiting()) w->result.try_deliver({nullptr, client_error{e.code(), e.message()}});
@@ -203,7 +209,11 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   }
   auto pc =
       std::make_shared<detail::persist_conn>(key, std::make_unique<net::conn>(std::move(*dialed)));
-  if (w->waiting() && w->result.try_deliver({pc, {}})) co_return;
+  if (w->waiting() && w->result.try_deliver({pc, {}})) {
+    if (s->options.max_idle_conns_per_host == transport_options::follow_demand)
+      s->note_demand(s->hosts[key], clock::now());
+    co_return;
+  }
   s->put_or_close_idle_conn(pc);
 }
 
@@ -227,20 +237,71 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
       return {};
     }
   }
-  std::size_t per_host =
-      options.max_idle_conns_per_host == 0 ? 2 : std::size_t(options.max_idle_conns_per_host);
-  if (h.idle.size() >= per_host) return client_errc::too_many_idle_for_host;
+  const bool follow = options.max_idle_conns_per_host == transport_options::follow_demand;
+  // Pinned (Go's rule): the conn coming back is the one refused. Following demand: it is kept,
+  // and the bound closes the oldest idle conns instead: those the present demand did not take.
+  const std::size_t per_host =
+      follow ? note_demand(h, clock::now()) : std::size_t(options.max_idle_conns_per_host);
+  if (!follow && h.idle.size() >= per_host) return client_errc::too_many_idle_for_host;
   pc->state = detail::persist_conn::where::idle;
   pc->idle_since = clock::now();
   pc->idle_it = h.idle.insert(h.idle.begin(), pc);
   pc->lru_it = lru.insert(lru.begin(), pc);
   ++pc->idle_generation;
   tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation));
+  if (follow) {
+    trim_idle(h, per_host);
+    // What no one comes back for is trimmed by time: a task per host, while it has a surplus
+    // to watch.
+    if (!h.trimming && h.idle.size() > std::size_t(transport_options::min_idle_conns_per_host)) {
+      h.trimming = true;
+      tasks.spawn(trim_idle_conns(this, pc->key));
+    }
+  }
   if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
     conn_ptr oldest = lru.back();
     close_conn(oldest, client_errc::too_many_idle);
   }
   return {};
+}
+
+// The bound follow_demand keeps: the most conns in use at once over this window and the last,
+// at least min_idle_conns_per_host. A window that passed with nothing sampled saw no growth:
+// what is in use now is the most it can be said to have needed.
+std::size_t transport::state::note_demand(host_conns& h, time_point now) {
+  demand_mark& d = h.demand;
+  const int in_use = h.in_use();
+  const duration window = options.idle_demand_window;
+  if (now - d.window_start >= window) {
+    d.last_peak = now - d.window_start >= 2 * window ? in_use : d.peak;
+    d.peak = in_use;
+    d.window_start = now;
+  }
+  d.peak = std::max(d.peak, in_use);
+  return std::size_t(
+      std::max({d.peak, d.last_peak, int(transport_options::min_idle_conns_per_host)}));
+}
+
+void transport::state::trim_idle(host_conns& h, std::size_t limit) {
+  while (h.idle.size() > limit) {
+    conn_ptr oldest = h.idle.back();
+    close_conn(oldest, client_errc::too_many_idle_for_host);
+  }
+}
+
+// Wakes once a window while the host keeps more idle conns than the minimum, and closes those
+// beyond what demand needed: a burst's surplus goes even when nothing comes back to the pool.
+task<void> trim_idle_conns(transport::state* s, std::string key) {
+  for (;;) {
+    result<void> slept = co_await sleep_for(s->options.idle_demand_window, s->tasks.get_token());
+    transport::state::host_conns& h = s->hosts[key];
+    if (slept && !s->closed) s->trim_idle(h, s->note_demand(h, clock::now()));
+    if (!slept || s->closed ||
+        h.idle.size() <= std::size_t(transport_options::min_idle_conns_per_host)) {
+      h.trimming = false;
+      co_return;
+    }
+  }
 }
 
 void transport::state::put_or_close_idle_conn(const conn_ptr& pc, const client_trace* trace) {

@@ -16,11 +16,25 @@
 namespace ringo::http {
 
 struct transport::state {
+  // How many conns of a host were in use at once lately (transport_options::follow_demand): the
+  // most seen in the current window and in the one before it, so the mark decays to the present
+  // level one to two windows after a peak. Sampled where the count in use grows (a conn taken
+  // from the pool or delivered by a dial) and when one comes back; no timer.
+  struct demand_mark {
+    time_point window_start{};
+    int peak = 0;       // this window's
+    int last_peak = 0;  // the window before's
+  };
   struct host_conns {
     detail::conn_list idle;          // most recently used first
     detail::want_list idle_waiters;  // round trips waiting for any conn (Go's idleConnWait)
     detail::want_list dial_waiters;  // waiting for a dial slot (Go's connsPerHostWait)
     int conns = 0;                   // dialing + active + idle
+    int dialing = 0;
+    demand_mark demand;
+    bool trimming = false;  // a trim_idle_conns task watches this host's surplus
+
+    int in_use() const noexcept { return conns - int(idle.size()) - dialing; }
   };
 
   explicit state(transport_options o) : options(std::move(o)) {}
@@ -46,6 +60,10 @@ struct transport::state {
   void start_dial(const detail::want_ptr& w);
   void remove_waiter(const detail::want_ptr& w);
   void dec_conns_per_host(const std::string& key);
+  // follow_demand: records the count in use now and returns the idle bound it makes.
+  std::size_t note_demand(host_conns& h, time_point now);
+  // follow_demand: closes the host's oldest idle conns beyond the bound.
+  void trim_idle(host_conns& h, std::size_t limit);
   // Why the conn was not pooled; none when it was (or was handed to a waiter).
   std::error_code try_put_idle_conn(const detail::conn_ptr& pc);
   void put_or_close_idle_conn(const detail::conn_ptr& pc, const client_trace* trace = nullptr);
@@ -60,5 +78,6 @@ struct transport::state {
 // Spawned in the transport's scope.
 task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry);
 task<void> watch_idle_conn(transport::state* s, detail::conn_ptr pc, unsigned generation);
+task<void> trim_idle_conns(transport::state* s, std::string key);
 
 }  // namespace ringo::http
