@@ -84,13 +84,20 @@ void build_head(std::string& head, const client_request& req, const transport_op
     }
     head += "\r\n";
   }
+  bool user_agent = false;
   for (const auto& f : req.header) {
     if (iequals(f.name, "Host") || iequals(f.name, "Content-Length") ||
         iequals(f.name, "Transfer-Encoding"))
       continue;
+    // An empty User-Agent asks for none (Go's Request.write): a proxy forwards a request that
+    // had none without adding its own (go.dev/issue/15524).
+    if (f.name.size() == 10 && iequals(f.name, "User-Agent")) {
+      user_agent = true;
+      if (f.value.empty()) continue;
+    }
     h1::append_field(head, f.name, f.value);
   }
-  if (!req.header.contains("User-Agent")) head += "User-Agent: ringo\r\n";
+  if (!user_agent) head += "User-Agent: ringo\r\n";
   if (chunked)
     head += "Transfer-Encoding: chunked\r\n";
   else if (length && (*length > 0 || h1::method_expects_body(req.method)))
