@@ -37,6 +37,11 @@ class headers {
   // ignoring case.
   bool has_token(std::string_view name, std::string_view token) const noexcept;
   std::size_t erase(std::string_view name);
+  // Removes every field for which pred(field) holds, keeping the others' order.
+  template <typename Pred>
+  std::size_t erase_if(Pred pred) {
+    return std::erase_if(fields_, pred);
+  }
 
   std::size_t size() const noexcept { return fields_.size(); }
   bool empty() const noexcept { return fields_.empty(); }
