@@ -279,7 +279,9 @@ task<result<response, client_error>> transport::round_trip(client_request req,
   if (req.method.empty()) req.method = "GET";
   for (int attempt = 0;; ++attempt) {
     got_conn_info info;
-    result<conn_ptr, client_error> got = co_await s->get_conn(req.url.authority(), req, stop, info);
+    std::string key = req.url.authority();
+    result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info);
+    if (got && !*got) got = co_await s->wait_for_conn(std::move(key), req, stop, info);
     if (!got) {
       if (stop.stop_requested()) co_return canceled_error();
       co_return got.error();

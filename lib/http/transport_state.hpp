@@ -49,12 +49,25 @@ struct transport::state {
   };
   using dial_list = std::list<dial_entry>;
   dial_list dialing;  // dials in flight; close_idle_connections stops those nobody waits for
+  // List nodes of past idle periods (empty pointers), so that putting a conn in the idle list and
+  // the LRU costs no allocation (link, unlink).
+  detail::conn_list spare_nodes;
   std::size_t dials = 0;
   bool closed = false;
+  std::string last_key_;  // host()'s cache
+  host_conns* last_host_ = nullptr;
 
-  // The pool (transport.cpp), with Go's names.
-  task<result<detail::conn_ptr, client_error>> get_conn(std::string key, const client_request& req,
-                                                        std::stop_token stop, got_conn_info& info);
+  // The pool (transport.cpp), with Go's names. getConn is two parts: an idle conn if there is
+  // one (no coroutine), else a wait.
+  result<detail::conn_ptr, client_error> get_idle_conn(const std::string& key,
+                                                       const client_request& req,
+                                                       const std::stop_token& stop,
+                                                       got_conn_info& info);
+  task<result<detail::conn_ptr, client_error>> wait_for_conn(std::string key,
+                                                             const client_request& req,
+                                                             std::stop_token stop,
+                                                             got_conn_info& info);
+  host_conns& host(const std::string& key);
   void queue_for_idle_conn(const detail::want_ptr& w);
   void queue_for_dial(const detail::want_ptr& w);
   void start_dial(const detail::want_ptr& w);
@@ -73,6 +86,8 @@ struct transport::state {
   // Takes an active conn out of the pool for good (after 101 Switching Protocols).
   std::unique_ptr<net::stream> hand_over(const detail::conn_ptr& pc);
   void remove_idle(const detail::conn_ptr& pc);
+  detail::conn_list::iterator link(detail::conn_list& to, const detail::conn_ptr& pc);
+  void unlink(detail::conn_list& from, detail::conn_list::iterator it) noexcept;
 };
 
 // Spawned in the transport's scope.
