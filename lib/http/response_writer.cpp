@@ -32,9 +32,16 @@ void response_writer::commit(bool final) {
   const int code = status_ ? status_ : status::ok;
   response_sink::head h{code, header_};
   h.final = final;
+  // One pass finds the fields the framing depends on (a lookup each cost a scan).
+  std::optional<std::string_view> cl;
+  bool announces_trailers = false;
+  for (const auto& f : header_) {
+    if (!cl && iequals(f.name, "Content-Length")) cl = f.value;
+    announces_trailers = announces_trailers || iequals(f.name, "Trailer");
+  }
   // Go's chunkWriter.writeHeader: a response with trailers is never given a Content-Length.
-  h.trailers = !trailer_.empty() || header_.contains("Trailer");
-  if (std::optional<std::string_view> cl = header_.get("Content-Length")) {
+  h.trailers = !trailer_.empty() || announces_trailers;
+  if (cl) {
     std::uint64_t n = 0;
     std::from_chars(cl->data(), cl->data() + cl->size(), n);
     declared_length_ = n;
