@@ -29,33 +29,57 @@ namespace {
 
 constexpr std::size_t copy_buffer_size = 32 << 10;  // Go's copyBuffer
 
+// Field names are compared for every field of every request: inline, by length first.
+constexpr char lower(char c) noexcept {
+  return c >= 'A' && c <= 'Z' ? char(c + ('a' - 'A')) : c;
+}
+bool is(std::string_view name, std::string_view lowercase) noexcept {
+  if (name.size() != lowercase.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i)
+    if (lower(name[i]) != lowercase[i]) return false;
+  return true;
+}
+
 // Fields removed whether or not Connection names them: RFC 9110 §7.6.1's list, plus Trailer and
 // Go's Proxy-Authenticate and Proxy-Authorization (reverseproxy.go, hopHeaders).
-constexpr std::array<std::string_view, 9> hop_headers = {"Connection",
-                                                         "Proxy-Connection",
-                                                         "Keep-Alive",
-                                                         "Proxy-Authenticate",
-                                                         "Proxy-Authorization",
-                                                         "TE",
-                                                         "Trailer",
-                                                         "Transfer-Encoding",
-                                                         "Upgrade"};
-
 bool fixed_hop_header(std::string_view name) noexcept {
-  for (std::string_view h : hop_headers)
-    if (iequals(name, h)) return true;
+  switch (name.size()) {
+    case 2:
+      return is(name, "te");
+    case 7:
+      return is(name, "upgrade") || is(name, "trailer");
+    case 10:
+      return is(name, "connection") || is(name, "keep-alive");
+    case 16:
+      return is(name, "proxy-connection");
+    case 17:
+      return is(name, "transfer-encoding");
+    case 18:
+      return is(name, "proxy-authenticate");
+    case 19:
+      return is(name, "proxy-authorization");
+  }
   return false;
 }
 
-// Go's removeHopByHopHeaders: the fields Connection names (go.dev/issue/16875), then the fixed
-// list. The names are copied first: erasing moves the fields they are read from.
+// The hop-by-hop fields of a message: the fixed ones, and the fields Connection names
+// (go.dev/issue/16875), collected first (most messages have no Connection field).
+struct hop_by_hop {
+  std::string named;  // the Connection fields' values, each followed by ','
+
+  explicit hop_by_hop(const headers& h) {
+    for (const auto& f : h)
+      if (is(f.name, "connection")) (named += f.value) += ',';
+  }
+  bool operator()(std::string_view name) const noexcept {
+    return fixed_hop_header(name) || (!named.empty() && list_has_token(named, name));
+  }
+};
+
+// Go's removeHopByHopHeaders.
 void remove_hop_by_hop(headers& h) {
-  std::string named;
-  for (const auto& f : h)
-    if (iequals(f.name, "Connection")) (named += f.value) += ',';
-  h.erase_if([&](const headers::field& f) {
-    return fixed_hop_header(f.name) || (!named.empty() && list_has_token(named, f.name));
-  });
+  const hop_by_hop hop(h);
+  h.erase_if([&](const headers::field& f) { return hop(f.name); });
 }
 
 // Go's upgradeType: the protocol asked for, when Connection says "upgrade".
@@ -115,38 +139,91 @@ class request_body_source final : public body_source {
   bool started_ = false;
 };
 
-// Go's ReverseProxy.ServeHTTP, up to the round trip: the request as the upstream will see it.
-client_request outgoing_request(const reverse_proxy::state& s, request& in) {
+// The request as the upstream will see it, and the protocol it asks to switch to.
+struct outgoing {
   client_request out;
+  std::string upgrade;
+};
+
+// The outgoing fields when there is no director: one pass over the request's, with what
+// set_x_forwarded and the hop-by-hop rules would do to a copy done as it goes (the same fields,
+// without a scan per rule).
+void copy_fields(const request& in, client_request& out, std::string& upgrade) {
+  const hop_by_hop hop(in.header);
+  std::string forwarded_for;
+  bool user_agent = false, te_trailers = false, connection_upgrade = false;
+  std::string_view upgrade_value;
+  out.header.reserve(in.header.size() + 4);
+  for (const auto& f : in.header) {
+    const std::string_view name = f.name;
+    if (hop(name)) {
+      if (name.size() == 2) te_trailers = te_trailers || list_has_token(f.value, "trailers");
+      if (name.size() == 10 && is(name, "connection"))
+        connection_upgrade = connection_upgrade || list_has_token(f.value, "upgrade");
+      if (name.size() == 7 && is(name, "upgrade") && upgrade_value.empty()) upgrade_value = f.value;
+      continue;
+    }
+    if (is(name, "host") || is(name, "x-forwarded-host") || is(name, "x-forwarded-proto")) continue;
+    if (is(name, "x-forwarded-for")) {
+      (forwarded_for += f.value) += ", ";
+      continue;
+    }
+    user_agent = user_agent || is(name, "user-agent");
+    out.header.add(name, f.value);
+  }
+  if (te_trailers) out.header.add("TE", "trailers");
+  if (connection_upgrade && !upgrade_value.empty()) {
+    upgrade = upgrade_value;
+    out.header.add("Connection", "Upgrade");
+    out.header.add("Upgrade", upgrade);
+  }
+  if (in.remote_address.port() != 0)
+    out.header.add("X-Forwarded-For", forwarded_for += in.remote_address.host());
+  if (!in.host.empty()) out.header.add("X-Forwarded-Host", in.host);
+  out.header.add("X-Forwarded-Proto", incoming_scheme(in));
+  if (!user_agent) out.header.add("User-Agent", "");
+}
+
+// Go's ReverseProxy.ServeHTTP, up to the round trip.
+outgoing outgoing_request(const reverse_proxy::state& s, request& in) {
+  outgoing o;
+  client_request& out = o.out;
   out.method = in.method;
   out.url = s.target;
   out.url.target = join_target(s.target.target, in.target);
-  out.header.reserve(in.header.size() + 3);
-  for (const auto& f : in.header)
-    if (!iequals(f.name, "Host")) out.header.add(f.name, f.value);  // the target's (SetURL)
-  if (s.options.director) s.options.director(out);
-
-  const std::string up = upgrade_type(out.header);
-  remove_hop_by_hop(out.header);
-  // The one hop-by-hop value that says something end to end: the client takes trailers
-  // (go.dev/issue/21096).
-  if (in.header.has_token("TE", "trailers")) out.header.set("TE", "trailers");
-  // An upgrade is asked for again, hop by hop: Connection and Upgrade were just removed.
-  if (!up.empty()) {
-    out.header.set("Connection", "Upgrade");
-    out.header.set("Upgrade", up);
+  if (!s.options.director) {
+    copy_fields(in, out, o.upgrade);
+  } else {
+    // Go's order: the director sees every field but Host, then the hop-by-hop ones go.
+    out.header.reserve(in.header.size() + 4);
+    for (const auto& f : in.header)
+      if (!is(f.name, "host")) out.header.add(f.name, f.value);
+    s.options.director(out);
+    o.upgrade = upgrade_type(out.header);
+    remove_hop_by_hop(out.header);
+    // The one hop-by-hop value that says something end to end: the client takes trailers
+    // (go.dev/issue/21096).
+    if (in.header.has_token("TE", "trailers")) out.header.set("TE", "trailers");
+    // An upgrade is asked for again, hop by hop: Connection and Upgrade were just removed.
+    if (!o.upgrade.empty()) {
+      out.header.set("Connection", "Upgrade");
+      out.header.set("Upgrade", o.upgrade);
+    }
+    proxy_request pr{in, out};
+    pr.set_x_forwarded();
+    // A client that sent no User-Agent gets none added (go.dev/issue/15524).
+    if (!out.header.contains("User-Agent")) out.header.set("User-Agent", "");
   }
-  proxy_request pr{in, out};
-  pr.set_x_forwarded();
-  if (s.options.rewrite) s.options.rewrite(pr);
-  // A client that sent no User-Agent gets none added (go.dev/issue/15524).
-  if (!out.header.contains("User-Agent")) out.header.set("User-Agent", "");
+  if (s.options.rewrite) {
+    proxy_request pr{in, out};
+    s.options.rewrite(pr);
+  }
 
   // No body: none is sent (go.dev/issue/16036); a body of unknown length goes out chunked.
   if (in.chunked || (in.content_length && *in.content_length > 0))
     out.source = std::make_shared<request_body_source>(
         in.body, in.chunked ? std::nullopt : std::optional<std::size_t>(*in.content_length));
-  return out;
+  return o;
 }
 
 // Go's flushInterval: streams (an event stream, or a body of unknown length) go out with every
@@ -196,25 +273,34 @@ enum class copy_end { done, read_failed, write_failed };
 // Go's copyResponse: the upstream's body to the client, as it arrives.
 task<copy_end> copy_body(const reverse_proxy::state* s, response* resp, response_writer* w,
                          duration interval, latency_flusher* flusher, std::stop_token stop) {
-  // A body of known length needs no more buffer than itself.
-  const std::size_t size = resp->content_length
-                               ? std::clamp<std::size_t>(*resp->content_length, 1, copy_buffer_size)
-                               : copy_buffer_size;
-  auto buf = std::make_unique_for_overwrite<char[]>(size);
+  // A small body of known length (most answers) passes through the frame, which is recycled;
+  // others through a buffer of Go's size.
+  constexpr std::size_t inline_size = 1024;
+  char inline_buf[inline_size];
+  std::unique_ptr<char[]> heap;
+  char* buf = inline_buf;
+  std::size_t size = inline_size;
+  if (!resp->content_length || *resp->content_length > inline_size) {
+    size = copy_buffer_size;
+    heap = std::make_unique_for_overwrite<char[]>(size);
+    buf = heap.get();
+  }
   for (;;) {
-    result<std::size_t> n = co_await resp->body->read(mutable_buffer(buf.get(), size), stop);
+    result<std::size_t> n = co_await resp->body->read(mutable_buffer(buf, size), stop);
     if (!n) {
       if (n.error() != errc::operation_canceled)  // (the client left: nothing to report)
         log(*s, "httputil: ReverseProxy read error during body copy: " + n.error().message());
       co_return copy_end::read_failed;
     }
     if (*n == 0) co_return copy_end::done;
-    if (!co_await w->write(const_buffer(buf.get(), *n))) co_return copy_end::write_failed;
+    if (!co_await w->write(const_buffer(buf, *n))) co_return copy_end::write_failed;
     if (interval < duration::zero()) {
       if (!co_await w->flush()) co_return copy_end::write_failed;
     } else if (flusher) {
       flusher->wrote();
     }
+    // The read that ended the body gave the conn back: no read is needed to learn it.
+    if (resp->body->done()) co_return copy_end::done;
   }
 }
 
@@ -289,15 +375,15 @@ task<void> serve_upgrade(const reverse_proxy::state* s, response_writer& w, requ
 
 // Go's ReverseProxy.ServeHTTP.
 task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer& w, request& r) {
-  client_request out = outgoing_request(*s, r);
-  const std::string asked = upgrade_type(out.header);
+  outgoing o = outgoing_request(*s, r);
+  const std::string asked = std::move(o.upgrade);
   if (!printable_ascii(asked))
     co_return co_await report_error(
         s.get(), w, r,
         proxy_error(std::errc::invalid_argument,
                     "client tried to switch to invalid protocol \"" + asked + "\""));
 
-  result<response, client_error> got = co_await s->t->round_trip(std::move(out), r.stop);
+  result<response, client_error> got = co_await s->t->round_trip(std::move(o.out), r.stop);
   if (!got) co_return co_await report_error(s.get(), w, r, got.error());
   response& resp = *got;
   if (resp.status == status::switching_protocols)
@@ -307,7 +393,7 @@ task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer&
   // with the hop-by-hop ones, as Go's transport moves it into Response.Trailer).
   std::string announced;
   for (const auto& f : resp.header) {
-    if (!iequals(f.name, "Trailer") || f.value.empty()) continue;
+    if (!is(f.name, "trailer") || f.value.empty()) continue;
     if (!announced.empty()) announced += ", ";
     announced += f.value;
   }
@@ -367,7 +453,10 @@ void proxy_request::set_x_forwarded() {
   } else {
     out.header.erase("X-Forwarded-For");
   }
-  if (!in.host.empty()) out.header.set("X-Forwarded-Host", in.host);
+  if (!in.host.empty())
+    out.header.set("X-Forwarded-Host", in.host);
+  else
+    out.header.erase("X-Forwarded-Host");  // (an HTTP/1.0 request without Host)
   out.header.set("X-Forwarded-Proto", incoming_scheme(in));
 }
 
