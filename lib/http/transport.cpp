@@ -267,7 +267,7 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   pc->idle_it = link(h.idle, pc);
   pc->lru_it = link(lru, pc);
   ++pc->idle_generation;
-  tasks.spawn(watch_idle_conn(this, pc, pc->idle_generation));
+  pc->watch_timer.arm(this, now + idle_watch_delay);
   if (follow) {
     trim_idle(h, per_host);
     // What no one comes back for is trimmed by time: a task per host, while it has a surplus
@@ -347,6 +347,7 @@ void transport::state::remove_idle(const conn_ptr& pc) {
   auto it = hosts.find(pc->key);
   if (it != hosts.end()) unlink(it->second.idle, pc->idle_it);
   unlink(lru, pc->lru_it);
+  pc->watch_timer.disarm();
   pc->state = detail::persist_conn::where::active;
   pc->watch_stop.request_stop();
 }
@@ -386,22 +387,24 @@ void transport::state::close_idle_connections() {
 
 namespace {
 constexpr duration peek_wait = std::chrono::milliseconds(100);
-// How long a conn sits idle before it is watched.
-constexpr duration watch_delay = std::chrono::milliseconds(5);
 }  // namespace
+
+// A conn put back is usually taken again soon: by a client looping over requests at once, by a
+// proxy when its next request comes (a client's round trip later). A wait on the socket costs an
+// operation and, when the conn is taken, its cancellation (~2 us of a proxied request's ~20), and
+// the coroutine that waits; the conn's timer costs none of them. So only a conn still idle after
+// idle_watch_delay is watched. Meanwhile a server closing it goes unseen until the conn is used,
+// where a request that fails before any response byte is retried on a new conn when it can be
+// (round_trip), as for a close that races the reuse anyway.
+void detail::start_idle_watch(transport::state* s, persist_conn& pc) noexcept {
+  if (pc.state != detail::persist_conn::where::idle || s->closed) return;
+  s->tasks.spawn(watch_idle_conn(s, pc.shared_from_this(), pc.idle_generation));
+}
 
 // Waits for the socket to become readable while the conn sits idle. Anything then closes it: EOF
 // is the server closing an idle conn; a "408" is swallowed (Go #32310); other bytes are
 // unsolicited.
 task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation) {
-  // A conn put back is usually taken again soon: by a client looping over requests at once, by a
-  // proxy when its next request comes (a client's round trip later). A wait on the socket costs an
-  // operation and, when the conn is taken, its cancellation (~2 us of a proxied request's ~20); a
-  // timer costs neither. So only a conn still idle after watch_delay is watched. Meanwhile a
-  // server closing it goes unseen until the conn is used, where a request that fails before any
-  // response byte is retried on a new conn when it can be (round_trip), as for a close that
-  // races the reuse anyway.
-  (void)co_await sleep_for(watch_delay, s->tasks.get_token());
   if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation ||
       s->closed)
     co_return;

@@ -16,6 +16,9 @@
 namespace ringo::http {
 
 struct transport::state {
+  // How long a conn sits idle before it is watched (detail::start_idle_watch).
+  static constexpr duration idle_watch_delay = std::chrono::milliseconds(5);
+
   // How many conns of a host were in use at once lately (transport_options::follow_demand): the
   // most seen in the current window and in the one before it, so the mark decays to the present
   // level one to two windows after a peak. Sampled where the count in use grows (a conn taken
