@@ -14,7 +14,9 @@ std::string_view trim(std::string_view s) noexcept {
 }  // namespace
 
 void headers::add(std::string_view name, std::string_view value) {
-  fields_.push_back({std::string(name), std::string(value)});
+  field& f = fields_.emplace_back();  // (in place: no field made and moved)
+  f.name.assign(name.data(), name.size());
+  f.value.assign(value.data(), value.size());
 }
 
 void headers::set(std::string_view name, std::string_view value) {

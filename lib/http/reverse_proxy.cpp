@@ -189,7 +189,9 @@ outgoing outgoing_request(const reverse_proxy::state& s, request& in) {
   outgoing o;
   client_request& out = o.out;
   out.method = in.method;
-  out.url = s.target;
+  out.url.scheme = s.target.scheme;
+  out.url.host = s.target.host;
+  out.url.port = s.target.port;
   out.url.target = join_target(s.target.target, in.target);
   if (!s.options.director) {
     copy_fields(in, out, o.upgrade);
