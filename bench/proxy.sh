@@ -131,16 +131,20 @@ EOF
 start_proxy() {
   local name=$1 port=$2 up=$3 addr=127.0.0.1:$2
   case $name in
+    # (Their logs go to files: wrk's connections, cut at its end, make Go log "proxy error".)
     ringo)
       taskset -c "$proxy_core" "$build/examples/reverse_proxy" --listen "$addr" \
-        "http://127.0.0.1:$up/" & ;;
+        "http://127.0.0.1:$up/" 2>>"$tmp/ringo.log" & ;;
     ringo-pinned)
       taskset -c "$proxy_core" "$build/examples/reverse_proxy" --listen "$addr" \
-        --max-idle-conns-per-host 2 "http://127.0.0.1:$up/" & ;;
+        --max-idle-conns-per-host 2 "http://127.0.0.1:$up/" 2>>"$tmp/ringo-pinned.log" & ;;
     nginx)
       nginx_conf "$tmp/nginx" "$port" "$up"
-      taskset -c "$proxy_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
-    go) GOMAXPROCS=1 taskset -c "$proxy_core" "$go_bin" --listen "$addr" "http://127.0.0.1:$up/" & ;;
+      taskset -c "$proxy_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr \
+        2>>"$tmp/nginx.log" & ;;
+    go)
+      GOMAXPROCS=1 taskset -c "$proxy_core" "$go_bin" --listen "$addr" "http://127.0.0.1:$up/" \
+        2>>"$tmp/go.log" & ;;
   esac
   launch_pid=$!
   launched+=("$launch_pid")
@@ -261,6 +265,11 @@ def ratio(p, key):
     b, v = med["nginx"][key], med[p][key]
     return f"{v / b:.2f}×" if b and not math.isnan(b) and not math.isnan(v) else ""
 
+def us(v):  # a latency
+    if math.isnan(v):
+        return "n/a"
+    return f"{v / 1000:.2f} ms" if v >= 1000 else f"{v:.0f} µs"
+
 def span(p, key):
     vals = [r[key] for r in runs[p] if not math.isnan(r[key])]
     return f"{min(vals):.1f}–{max(vals):.1f}" if vals else "n/a"
@@ -273,7 +282,7 @@ print("|---|---:|---:|---:|---:|---:|---:|")
 for p in order:
     m = med[p]
     print(f"| {names[p]} | {m['rps']:,.0f} | {m['us']:.2f} | {span(p, 'us')} | "
-          f"{ratio(p, 'us')} | {m['p50']:.0f} µs | {m['p99']:.0f} µs |")
+          f"{ratio(p, 'us')} | {us(m['p50'])} | {us(m['p99'])} |")
 print()
 print("Proxy CPU busy during the runs (100% = its core saturated): " +
       ", ".join(f"{p} {med[p]['pct']:.0f}%" for p in order) + ".")
