@@ -29,35 +29,24 @@ namespace {
 
 constexpr std::size_t copy_buffer_size = 32 << 10;  // Go's copyBuffer
 
-// Field names are compared for every field of every request: inline, by length first.
-constexpr char lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? char(c + ('a' - 'A')) : c;
-}
-bool is(std::string_view name, std::string_view lowercase) noexcept {
-  if (name.size() != lowercase.size()) return false;
-  for (std::size_t i = 0; i < name.size(); ++i)
-    if (lower(name[i]) != lowercase[i]) return false;
-  return true;
-}
-
 // Fields removed whether or not Connection names them: RFC 9110 §7.6.1's list, plus Trailer and
 // Go's Proxy-Authenticate and Proxy-Authorization (reverseproxy.go, hopHeaders).
 bool fixed_hop_header(std::string_view name) noexcept {
   switch (name.size()) {
     case 2:
-      return is(name, "te");
+      return iequals(name, "te");
     case 7:
-      return is(name, "upgrade") || is(name, "trailer");
+      return iequals(name, "upgrade") || iequals(name, "trailer");
     case 10:
-      return is(name, "connection") || is(name, "keep-alive");
+      return iequals(name, "connection") || iequals(name, "keep-alive");
     case 16:
-      return is(name, "proxy-connection");
+      return iequals(name, "proxy-connection");
     case 17:
-      return is(name, "transfer-encoding");
+      return iequals(name, "transfer-encoding");
     case 18:
-      return is(name, "proxy-authenticate");
+      return iequals(name, "proxy-authenticate");
     case 19:
-      return is(name, "proxy-authorization");
+      return iequals(name, "proxy-authorization");
   }
   return false;
 }
@@ -69,7 +58,7 @@ struct hop_by_hop {
 
   explicit hop_by_hop(const headers& h) {
     for (const auto& f : h)
-      if (is(f.name, "connection")) (named += f.value) += ',';
+      if (iequals(f.name, "connection")) (named += f.value) += ',';
   }
   bool operator()(std::string_view name) const noexcept {
     return fixed_hop_header(name) || (!named.empty() && list_has_token(named, name));
@@ -92,8 +81,8 @@ bool printable_ascii(std::string_view s) noexcept {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
-// The scheme the client used. Plain HTTP for now: the server speaks no TLS yet; when it does, a
-// request served over TLS says so here.
+// The scheme the request came over (X-Forwarded-Proto): ringo's server serves plain HTTP/1.1, and
+// a request it serves over TLS will say so (Go's Request.TLS).
 std::string_view incoming_scheme(const request&) noexcept {
   return "http";
 }
@@ -157,18 +146,20 @@ void copy_fields(const request& in, client_request& out, std::string& upgrade) {
   for (const auto& f : in.header) {
     const std::string_view name = f.name;
     if (hop(name)) {
-      if (name.size() == 2) te_trailers = te_trailers || list_has_token(f.value, "trailers");
-      if (name.size() == 10 && is(name, "connection"))
+      if (iequals(name, "te")) te_trailers = te_trailers || list_has_token(f.value, "trailers");
+      if (iequals(name, "connection"))
         connection_upgrade = connection_upgrade || list_has_token(f.value, "upgrade");
-      if (name.size() == 7 && is(name, "upgrade") && upgrade_value.empty()) upgrade_value = f.value;
+      if (iequals(name, "upgrade") && upgrade_value.empty()) upgrade_value = f.value;
       continue;
     }
-    if (is(name, "host") || is(name, "x-forwarded-host") || is(name, "x-forwarded-proto")) continue;
-    if (is(name, "x-forwarded-for")) {
+    if (iequals(name, "host") || iequals(name, "x-forwarded-host") ||
+        iequals(name, "x-forwarded-proto"))
+      continue;
+    if (iequals(name, "x-forwarded-for")) {
       (forwarded_for += f.value) += ", ";
       continue;
     }
-    user_agent = user_agent || is(name, "user-agent");
+    user_agent = user_agent || iequals(name, "user-agent");
     out.header.add(name, f.value);
   }
   if (te_trailers) out.header.add("TE", "trailers");
@@ -199,7 +190,7 @@ outgoing outgoing_request(const reverse_proxy::state& s, request& in) {
     // Go's order: the director sees every field but Host, then the hop-by-hop ones go.
     out.header.reserve(in.header.size() + 4);
     for (const auto& f : in.header)
-      if (!is(f.name, "host")) out.header.add(f.name, f.value);
+      if (!iequals(f.name, "host")) out.header.add(f.name, f.value);
     s.options.director(out);
     o.upgrade = upgrade_type(out.header);
     remove_hop_by_hop(out.header);
@@ -395,7 +386,7 @@ task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer&
   // with the hop-by-hop ones, as Go's transport moves it into Response.Trailer).
   std::string announced;
   for (const auto& f : resp.header) {
-    if (!is(f.name, "trailer") || f.value.empty()) continue;
+    if (!iequals(f.name, "trailer") || f.value.empty()) continue;
     if (!announced.empty()) announced += ", ";
     announced += f.value;
   }
