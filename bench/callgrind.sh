@@ -7,10 +7,12 @@
 #   client: bench/http_load -n N (ringo's Transport) under callgrind against raw_http_server;
 #   h2:     examples/hello_server under callgrind, h2load -c4 -m10 -n N over HTTP/2 (prior
 #           knowledge): nghttp2's instructions included (about 7,600 of ~13,500 a request).
+#   proxy:  examples/reverse_proxy under callgrind in front of hello_server, the same client as
+#           the server's sending N requests through it over 4 connections.
 # Each runs with N1 and N2 requests; (Ir(N2) - Ir(N1)) / (N2 - N1) cancels start-up and exit.
 #
-#   bench/callgrind.sh [BUILD_DIR] [server|client|h2|both]  default build/bench, both (h1 server
-#                                                           and client)
+#   bench/callgrind.sh [BUILD_DIR] [server|client|h2|proxy|both|all]   default build/bench,
+#                                   both (h1 server and client); all adds the proxy
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,6 +88,28 @@ h2_server_ir() {  # N -> total instructions of hello_server serving N HTTP/2 req
   total_ir "$out"
 }
 
+proxy_ir() {  # N -> total instructions of reverse_proxy passing N requests to hello_server
+  local n=$1 up port out
+  up=$(free_port)
+  "$build/examples/hello_server" --listen "127.0.0.1:$up" >/dev/null 2>&1 &
+  local upid=$!
+  launched+=("$upid")
+  wait_port "$up"
+  port=$(free_port)
+  out=$tmp/proxy.$n
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$build/examples/reverse_proxy" \
+    --listen "127.0.0.1:$port" "http://127.0.0.1:$up/" >/dev/null 2>&1 &
+  local pid=$!
+  launched+=("$pid")
+  wait_port "$port"
+  "$py" bench/callgrind_client.py 127.0.0.1 "$port" "$n" 4
+  kill -INT "$pid"
+  wait "$pid" || true
+  kill "$upid"
+  wait "$upid" 2>/dev/null || true
+  total_ir "$out"
+}
+
 per_request() {  # FUNCTION -> instructions per request
   local a b
   a=$($1 "$n1")
@@ -93,12 +117,15 @@ per_request() {  # FUNCTION -> instructions per request
   echo $(((b - a) / (n2 - n1)))
 }
 
-if [[ $what == server || $what == both ]]; then
+if [[ $what == server || $what == both || $what == all ]]; then
   echo "callgrind: hello_server: $(per_request server_ir) instructions per keep-alive request"
 fi
 if [[ $what == h2 ]]; then
   echo "callgrind: hello_server: $(per_request h2_server_ir) instructions per HTTP/2 request"
 fi
-if [[ $what == client || $what == both ]]; then
+if [[ $what == client || $what == both || $what == all ]]; then
   echo "callgrind: http_load: $(per_request client_ir) instructions per round trip"
+fi
+if [[ $what == proxy || $what == all ]]; then
+  echo "callgrind: reverse_proxy: $(per_request proxy_ir) instructions per proxied request"
 fi

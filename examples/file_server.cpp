@@ -13,7 +13,7 @@
 using namespace ringo;
 
 task<void> serve_until_stopped(http::server* server, net::listener* l, std::stop_token stop) {
-  (void)co_await server->serve(*l, std::move(stop));
+  (co_await server->serve(*l, std::move(stop))).value();
 }
 
 task<int> serve(std::string address, std::string dir) {
@@ -26,7 +26,8 @@ task<int> serve(std::string address, std::string dir) {
   scope s;
   s.spawn(serve_until_stopped(&server, &*listener, s.get_token()));
   auto signal = wait_for_signal({SIGINT, SIGTERM});  // (GCC 12: not inside the co_await)
-  (void)co_await std::move(signal);
+  if (auto got = co_await std::move(signal); !got)
+    std::fprintf(stderr, "file_server: %s\n", got.error().message().c_str());
   s.request_stop();
   co_await s.join();
   co_return 0;
@@ -44,6 +45,6 @@ int main(int argc, char** argv) {
     std::fputs("usage: file_server [--listen ADDR] DIR\n", stderr);
     return 2;
   }
-  (void)block_signals({SIGINT, SIGTERM});
+  block_signals({SIGINT, SIGTERM}).value();  // before any thread starts: they inherit the mask
   return run(serve(address, dir));
 }

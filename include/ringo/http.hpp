@@ -15,6 +15,7 @@
 #include <ringo/http/request.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/http/response_writer.hpp>
+#include <ringo/http/reverse_proxy.hpp>
 #include <ringo/http/server.hpp>
 #include <ringo/http/sniff.hpp>
 #include <ringo/http/status.hpp>

@@ -18,6 +18,12 @@ class client_body final : public body_reader {
   client_body(std::shared_ptr<transport::state> s, conn_ptr pc, const client_trace* trace,
               time_point deadline);
   ~client_body() override;
+  // One is made for every response with a body: the frame pool's recycled blocks serve it, as
+  // they serve coroutine frames, instead of malloc.
+  static void* operator new(std::size_t size) { return ringo::detail::allocate_frame(size); }
+  static void operator delete(void* p, std::size_t size) noexcept {
+    ringo::detail::deallocate_frame(p, size);
+  }
   task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop = {}) override;
   bool done() const noexcept override { return done_; }
   const headers& trailers() const noexcept override { return trailers_; }

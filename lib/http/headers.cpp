@@ -5,10 +5,6 @@
 namespace ringo::http {
 namespace {
 
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -17,13 +13,10 @@ std::string_view trim(std::string_view s) noexcept {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
-}
-
 void headers::add(std::string_view name, std::string_view value) {
-  fields_.push_back({std::string(name), std::string(value)});
+  field& f = fields_.emplace_back();  // (in place: no field made and moved)
+  f.name.assign(name.data(), name.size());
+  f.value.assign(value.data(), value.size());
 }
 
 void headers::set(std::string_view name, std::string_view value) {

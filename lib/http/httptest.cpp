@@ -59,6 +59,11 @@ const std::string& response_recorder::body() {
   return body_;
 }
 
+const headers& response_recorder::trailer() {
+  writer_.finish();
+  return trailer_;
+}
+
 // --- test_request ---------------------------------------------------------------------------
 
 test_request::test_request(std::string_view verb, std::string_view where, std::string content)

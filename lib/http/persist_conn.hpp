@@ -7,8 +7,10 @@
 #include <stop_token>
 #include <string>
 
+#include <ringo/http/transport.hpp>
 #include <ringo/net/stream.hpp>
-#include <ringo/runtime/time.hpp>
+#include <ringo/runtime/detail/timer_heap.hpp>
+#include <ringo/runtime/io_context.hpp>
 
 #include "h1/parser.hpp"
 #include "h1/read_buffer.hpp"
@@ -19,11 +21,17 @@ struct persist_conn;
 using conn_ptr = std::shared_ptr<persist_conn>;
 using conn_list = std::list<conn_ptr>;
 
-struct persist_conn {
+struct persist_conn;
+// Starts the watch of an idle conn (transport.cpp): what its idle_timer does when it fires.
+void start_idle_watch(transport::state* s, persist_conn& pc) noexcept;
+
+struct persist_conn : std::enable_shared_from_this<persist_conn> {
   enum class where { active, idle, closed };
 
   persist_conn(std::string key_, std::unique_ptr<net::stream> s)
       : key(std::move(key_)), stream(std::move(s)) {}
+  persist_conn(const persist_conn&) = delete;
+  persist_conn& operator=(const persist_conn&) = delete;
 
   std::string key;  // host:port
   std::unique_ptr<net::stream> stream;
@@ -42,6 +50,25 @@ struct persist_conn {
   std::stop_source watch_stop{std::nostopstate};
   conn_list::iterator idle_it;  // in the host's idle list, while idle
   conn_list::iterator lru_it;   // in the transport's LRU, while idle
+
+  // Armed when the conn goes idle; when it fires, the conn is watched (transport.cpp,
+  // watch_idle_conn). A conn taken before costs no coroutine and no wait.
+  struct idle_timer final : ringo::detail::timer_node {
+    persist_conn* conn;
+    transport::state* pool = nullptr;  // the transport's state, which outlives its conns' timers
+    explicit idle_timer(persist_conn* c) noexcept : conn(c) {}
+    idle_timer(const idle_timer&) = delete;
+    idle_timer& operator=(const idle_timer&) = delete;
+    ~idle_timer() { disarm(); }
+    void arm(transport::state* s, time_point when) {
+      pool = s;
+      io_context::current()->timers().arm(*this, when);
+    }
+    void disarm() noexcept {
+      if (io_context* ctx = io_context::current(); ctx && armed()) ctx->timers().disarm(*this);
+    }
+    void on_timer() noexcept override { start_idle_watch(pool, *conn); }
+  } watch_timer{this};
 };
 
 }  // namespace ringo::http::detail

@@ -10,11 +10,12 @@ namespace ringo::http {
 
 void response_writer::start(bool head_request) noexcept {
   header_.clear();
+  trailer_.clear();
   body_buf_.clear();
   declared_length_.reset();
   body_bytes_ = 0;
   status_ = 0;
-  committed_ = hijacked_ = finished_ = false;
+  committed_ = hijacked_ = finished_ = aborted_ = false;
   head_request_ = head_request;
 }
 
@@ -32,13 +33,23 @@ void response_writer::commit(bool final) {
   const int code = status_ ? status_ : status::ok;
   response_sink::head h{code, header_};
   h.final = final;
-  if (std::optional<std::string_view> cl = header_.get("Content-Length")) {
+  // One pass finds the fields the framing depends on (a lookup each cost a scan).
+  std::optional<std::string_view> cl;
+  bool announces_trailers = false;
+  for (const auto& f : header_) {
+    if (!cl && iequals(f.name, "Content-Length")) cl = f.value;
+    announces_trailers = announces_trailers || iequals(f.name, "Trailer");
+  }
+  // Go's chunkWriter.writeHeader: a response with trailers is never given a Content-Length.
+  h.trailers = !trailer_.empty() || announces_trailers;
+  if (cl) {
     std::uint64_t n = 0;
     std::from_chars(cl->data(), cl->data() + cl->size(), n);
     declared_length_ = n;
     h.length = n;
     h.declared = true;
-  } else if (final && status_allows_body(code) && (!head_request_ || !body_buf_.empty())) {
+  } else if (final && !h.trailers && status_allows_body(code) &&
+             (!head_request_ || !body_buf_.empty())) {
     // (HEAD: the length a GET would have had, when the handler wrote that body, as in Go.)
     h.length = body_buf_.size();
   }
@@ -52,6 +63,7 @@ void response_writer::commit(bool final) {
 
 task<write_result> response_writer::write(const_buffer data) {
   if (hijacked_) co_return make_error_code(errc::hijacked);
+  if (aborted_) co_return make_error_code(std::errc::broken_pipe);
   if (status_ == 0) status_ = status::ok;
   if (!body_allowed()) {
     if (!head_request_) co_return make_error_code(errc::body_not_allowed);
@@ -109,6 +121,7 @@ task<write_result> response_writer::write_file(const file& f, std::uint64_t offs
 
 task<write_result> response_writer::flush() {
   if (hijacked_) co_return make_error_code(errc::hijacked);
+  if (aborted_) co_return make_error_code(std::errc::broken_pipe);
   if (!committed_) commit(false);
   co_return co_await sink_->flush();
 }
@@ -133,12 +146,19 @@ void response_writer::finish() {
   finished_ = true;
   if (!committed_) commit(true);
   const bool as_declared = !declared_length_ || !body_allowed() || body_bytes_ == *declared_length_;
-  sink_->end_body(as_declared);
+  sink_->end_body(as_declared, trailer_);
+}
+
+void response_writer::abort() noexcept {
+  if (finished_ || hijacked_) return;
+  finished_ = aborted_ = true;
+  sink_->abort();
 }
 
 bool response_writer::discard() noexcept {
   if (committed_ || hijacked_) return false;
   header_.clear();
+  trailer_.clear();
   body_buf_.clear();
   declared_length_.reset();
   body_bytes_ = 0;

@@ -88,13 +88,20 @@ void build_head(std::string& head, const client_request& req, const transport_op
     }
     head += "\r\n";
   }
+  bool user_agent = false;
   for (const auto& f : req.header) {
     if (iequals(f.name, "Host") || iequals(f.name, "Content-Length") ||
         iequals(f.name, "Transfer-Encoding"))
       continue;
+    // An empty User-Agent asks for none (Go's Request.write): a proxy forwards a request that
+    // had none without adding its own (go.dev/issue/15524).
+    if (f.name.size() == 10 && iequals(f.name, "User-Agent")) {
+      user_agent = true;
+      if (f.value.empty()) continue;
+    }
     h1::append_field(head, f.name, f.value);
   }
-  if (!req.header.contains("User-Agent")) head += "User-Agent: ringo\r\n";
+  if (!user_agent) head += "User-Agent: ringo\r\n";
   if (adds_gzip(req, o)) head += "Accept-Encoding: gzip\r\n";
   if (chunked)
     head += "Transfer-Encoding: chunked\r\n";
@@ -277,7 +284,9 @@ task<result<response, client_error>> transport::round_trip(client_request req,
   if (req.method.empty()) req.method = "GET";
   for (int attempt = 0;; ++attempt) {
     got_conn_info info;
-    result<conn_ptr, client_error> got = co_await s->get_conn(req.url.authority(), req, stop, info);
+    std::string key = req.url.authority();
+    result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info);
+    if (got && !*got) got = co_await s->wait_for_conn(std::move(key), req, stop, info);
     if (!got) {
       if (stop.stop_requested()) co_return canceled_error();
       co_return got.error();

@@ -157,6 +157,7 @@ void server_conn::reset() noexcept {
   body_.decoder.start(true, 0);
   output_.reset();
   writer_.start(false);
+  disarm_watch();
   reader_.reset();
   req_link_.reset();
   req_stop_ = std::stop_source(std::nostopstate);
@@ -168,9 +169,9 @@ void server_conn::reset() noexcept {
 
 bool server_conn::pristine() const noexcept {
   return conn_ == nullptr && in_.empty() && output_.pristine() && reader_.pristine() &&
-         !bad_body_ && !hijacked_ && !handler_suspended_ && !preface_check_ && !http2_ &&
-         !req_scope_ && !req_link_ && !req_stop_.stop_possible() && body_.done() &&
-         req_.method.empty() && req_.header.empty() && req_.body == nullptr &&
+         !watch_timer_.armed() && !bad_body_ && !hijacked_ && !handler_suspended_ &&
+         !preface_check_ && !http2_ && !req_scope_ && !req_link_ && !req_stop_.stop_possible() &&
+         body_.done() && req_.method.empty() && req_.header.empty() && req_.body == nullptr &&
          writer_.status() == 0 && !writer_.header_written() && !writer_.hijacked() &&
          writer_.body_bytes() == 0;
 }
@@ -349,7 +350,8 @@ task<void> server_conn::serve_request() {
   arm_request_stop();
   r.stop = req_stop_.get_token();
   co_await run_handler();
-  if (req_scope_) {  // the handler suspended: the watcher and queued answers ran beside it
+  disarm_watch();
+  if (req_scope_) {  // the watcher or queued answers ran beside the handler
     co_await reader_.stop();
     co_await req_scope_->join();
     req_scope_.reset();
@@ -420,13 +422,18 @@ task<void> server_conn::run_handler() {
 // pipelined requests) starts in a scope of its own.
 void server_conn::on_handler_suspended() {
   handler_suspended_ = true;
-  req_scope_.emplace(req_stop_.get_token());
   maybe_watch();
   // Answers to earlier pipelined requests wait in the output so that they share a send with the
   // next ones; but a handler that suspends may take long, and Go sends every answer when its
   // request is done: the client may need it before it goes on. So they go out now.
   if (output_.answers_queued() && output_.queued() && !output_.sending())
-    req_scope_->spawn(send_queued());
+    beside_handler().spawn(send_queued());
+}
+
+// The scope of the work beside a suspended handler, made when there is some.
+scope& server_conn::beside_handler() {
+  if (!req_scope_) req_scope_.emplace(req_stop_.get_token());
+  return *req_scope_;
 }
 
 task<void> server_conn::send_queued() {
@@ -434,8 +441,18 @@ task<void> server_conn::send_queued() {
 }
 
 void server_conn::maybe_watch() {
-  if (!handler_suspended_ || !body_.done() || hijacked_ || !req_scope_) return;
-  reader_.start(*req_scope_, *conn_, *this);
+  if (!handler_suspended_ || !body_.done() || hijacked_ || reader_.watching() ||
+      watch_timer_.armed())
+    return;
+  io_context::current()->timers().arm(watch_timer_, clock::now() + watch_delay);
+}
+
+void server_conn::start_watch() {
+  if (!hijacked_) reader_.start(beside_handler(), *conn_, *this);
+}
+
+void server_conn::disarm_watch() noexcept {
+  if (watch_timer_.armed()) io_context::current()->timers().disarm(watch_timer_);
 }
 
 // A FIN stops the request but not the response, as in Go (its background read's EOF cancels the
@@ -452,6 +469,7 @@ void server_conn::on_hangup(net::hangup h) noexcept {
 }
 
 task<result<hijacked_conn>> server_conn::take_over() {
+  disarm_watch();
   co_await reader_.stop();  // nothing may wait on the connection once it is the handler's
   hijacked_ = true;
   hijacked_conn out{std::make_unique<net::conn>(std::move(*conn_)), in_.take_unread()};

@@ -32,6 +32,8 @@
 #include "ringo/http/response_writer.hpp"
 #include "ringo/http/server.hpp"
 #include "ringo/net/conn.hpp"
+#include "ringo/runtime/detail/timer_heap.hpp"
+#include "ringo/runtime/io_context.hpp"
 #include "ringo/runtime/scope.hpp"
 #include "server_output.hpp"
 
@@ -79,6 +81,13 @@ class server_conn final : private server_output::connection, private conn_reader
   // After outcome::http2: the bytes read and not parsed (the preface and what followed it).
   std::string take_input() { return in_.take_unread(); }
 
+  // How long a handler runs before the connection is watched for the client leaving
+  // (maybe_watch). A wait on the stream costs an operation and its cancellation, and the scope it
+  // runs in; a timer costs neither. A handler done within the delay (a proxied request, most waits
+  // on a fast backend) never pays for them, and a client that left meanwhile is seen as soon as
+  // the wait starts (a hang-up is a state, not an event).
+  static constexpr duration watch_delay = std::chrono::milliseconds(5);
+
   // How long a kept-alive connection waits for its next request with its buffers before it gives
   // them back (serve()). Only one that came back after an idle wait before does: one that sent a
   // single request (most idle connections) costs no buffers once answered.
@@ -112,6 +121,8 @@ class server_conn final : private server_output::connection, private conn_reader
   task<void> run_handler();
   void on_handler_suspended();
   void maybe_watch();
+  void start_watch();
+  scope& beside_handler();
   task<void> send_queued();
   task<void> finish_request();
   bool remaining_body_beyond(std::uint64_t limit) const noexcept;
@@ -134,6 +145,19 @@ class server_conn final : private server_output::connection, private conn_reader
   response_writer writer_{output_};
   request_body body_{*this};
   conn_reader reader_;
+  // Starts reader_ once the handler has run watch_delay (maybe_watch).
+  struct watch_timer final : ringo::detail::timer_node {
+    server_conn* conn;
+    explicit watch_timer(server_conn* c) noexcept : conn(c) {}
+    watch_timer(const watch_timer&) = delete;
+    watch_timer& operator=(const watch_timer&) = delete;
+    ~watch_timer() {
+      if (io_context* ctx = io_context::current(); ctx && armed()) ctx->timers().disarm(*this);
+    }
+    void on_timer() noexcept override { conn->start_watch(); }
+  };
+  watch_timer watch_timer_{this};
+  void disarm_watch() noexcept;
   std::stop_source req_stop_{std::nostopstate};  // request::stop's source (arm_request_stop)
   struct forward_stop {
     std::stop_source* target;

@@ -57,7 +57,8 @@ void server_output::send_head(const head& h) {
   if (!has_date) h1::append_field(out_, "Date", conn_->http_date());
   if (h.length && !h.declared) {
     h1::append_field(out_, "Content-Length", *h.length);
-  } else if (!h.length && !h.final && !head_request_ && status_allows_body(h.status)) {
+  } else if (!h.length && (!h.final || h.trailers) && !head_request_ &&
+             status_allows_body(h.status)) {
     if (version_minor_ >= 1) {
       out_ += "Transfer-Encoding: chunked\r\n";
       chunked_ = true;
@@ -126,10 +127,18 @@ task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
   co_return write_result{};
 }
 
-void server_output::end_body(bool as_declared) {
-  if (chunked_) h1::append_last_chunk(out_);
+void server_output::end_body(bool as_declared, const headers& trailers) {
+  if (chunked_) h1::append_last_chunk(out_, trailers.empty() ? nullptr : &trailers);
   chunked_ = false;
   if (!as_declared) close_after_ = true;  // the client cannot tell where the next answer starts
+}
+
+// What is queued still goes out (as Go's final flush sends what its buffer holds), but never the
+// body's end: a chunked body lacks its last chunk and a sized one its last bytes when the
+// connection closes, so the client knows the response is cut.
+void server_output::abort() noexcept {
+  chunked_ = false;
+  close_after_ = true;
 }
 
 task<write_result> server_output::flush() {

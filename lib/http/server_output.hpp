@@ -51,7 +51,8 @@ class server_output final : public response_sink {
   void send_head(const head& h) override;
   void send_body(const_buffer data) override;
   task<write_result> send_file(const file& f, std::uint64_t offset, std::uint64_t length) override;
-  void end_body(bool as_declared) override;
+  void end_body(bool as_declared, const headers& trailers) override;
+  void abort() noexcept override;
   std::size_t queued() const noexcept override { return out_.size(); }
   task<write_result> flush() override;
   task<write_result> send_informational(int code, const headers& fields) override;

@@ -1,5 +1,7 @@
 // The connection pool of the client transport (Go's transport.go: getConn, queueForIdleConn,
 // queueForDial, dialConnFor, decConnsPerHost, tryPutIdleConn) and the idle-connection watcher.
+#include <algorithm>
+
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/io_context.hpp>
 #include <ringo/runtime/operations.hpp>
@@ -15,26 +17,46 @@ using detail::want_ptr;
 
 // ---- get_conn ---------------------------------------------------------------------------------
 
-task<result<conn_ptr, client_error>> transport::state::get_conn(std::string key,
-                                                                const client_request& req,
-                                                                std::stop_token stop,
-                                                                got_conn_info& info) {
+// The host's entry, through a one-entry cache: a client of one upstream (a proxy) hashes no key.
+// (Entries are never erased, and an unordered_map's nodes stay where they are.)
+transport::state::host_conns& transport::state::host(const std::string& key) {
+  if (last_host_ && key == last_key_) return *last_host_;
+  last_key_ = key;
+  last_host_ = &hosts[key];
+  return *last_host_;
+}
+
+// getConn's part that does not wait: an idle conn, most recently used first (the wall-clock check
+// catches a watcher not yet run), or null when the request must wait for one (wait_for_conn).
+result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string& key,
+                                                               const client_request& req,
+                                                               const std::stop_token& stop,
+                                                               got_conn_info& info) {
   if (req.trace && req.trace->get_conn) req.trace->get_conn(key);
-  if (closed) co_return client_error{make_error_code(errc::transport_closed), {}};
-  if (stop.stop_requested()) co_return detail::canceled_error();
-  host_conns& h = hosts[key];
-  // An idle conn, most recently used first; the wall-clock check catches a watcher not yet run.
+  if (closed) return client_error{make_error_code(errc::transport_closed), {}};
+  if (stop.stop_requested()) return detail::canceled_error();
+  host_conns& h = host(key);
+  const time_point now = h.idle.empty() ? time_point{} : clock::now();
   while (!h.idle.empty()) {
     conn_ptr pc = h.idle.front();
-    duration idle_for = clock::now() - pc->idle_since;
+    duration idle_for = now - pc->idle_since;
     if (options.idle_conn_timeout > duration::zero() && idle_for > options.idle_conn_timeout) {
       close_conn(pc, errc::idle_conn_timeout);
       continue;
     }
     remove_idle(pc);
+    if (options.max_idle_conns_per_host == transport_options::follow_demand) note_demand(h, now);
     info = {true, true, idle_for};
-    co_return pc;
+    return pc;
   }
+  return conn_ptr{};
+}
+
+// The rest of getConn: wait as a want_conn for a conn put back or a dial, whichever comes first.
+task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string key,
+                                                                     const client_request& req,
+                                                                     std::stop_token stop,
+                                                                     got_conn_info& info) {
   auto w = std::make_shared<want_conn>(key);
   w->trace = req.trace;
   queue_for_idle_conn(w);
@@ -69,6 +91,7 @@ void transport::state::queue_for_dial(const want_ptr& w) {
 
 void transport::state::start_dial(const want_ptr& w) {
   ++dials;
+  ++hosts[w->key].dialing;
   auto entry = dialing.insert(dialing.end(), dial_entry{w, std::stop_source()});
   spawn(dial_conn_for(this, entry));
 }
@@ -143,6 +166,7 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
     dialed = co_await s->options.dialer.dial("tcp", key, stop);
   }
   s->dialing.erase(entry);
+  --s->host(key).dialing;
   if (!dialed) {
     net::op_error e = dialed.error();
     if (w->waiting()) w->result.try_deliver({nullptr, client_error{e.code(), e.message()}});
@@ -151,7 +175,11 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   }
   auto pc =
       std::make_shared<detail::persist_conn>(key, std::make_unique<net::conn>(std::move(*dialed)));
-  if (w->waiting() && w->result.try_deliver({pc, {}})) co_return;
+  if (w->waiting() && w->result.try_deliver({pc, {}})) {
+    if (s->options.max_idle_conns_per_host == transport_options::follow_demand)
+      s->note_demand(s->host(key), clock::now());
+    co_return;
+  }
   s->put_or_close_idle_conn(pc);
 }
 
@@ -164,7 +192,7 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
   if (closed) return errc::close_idle_called;
   if (!pc->in.empty()) return errc::unsolicited_response;
   pc->reused = true;
-  host_conns& h = hosts[pc->key];
+  host_conns& h = host(pc->key);
   while (!h.idle_waiters.empty()) {
     want_ptr w = h.idle_waiters.front();
     h.idle_waiters.pop_front();
@@ -175,20 +203,72 @@ std::error_code transport::state::try_put_idle_conn(const conn_ptr& pc) {
       return {};
     }
   }
-  std::size_t per_host =
-      options.max_idle_conns_per_host == 0 ? 2 : std::size_t(options.max_idle_conns_per_host);
-  if (h.idle.size() >= per_host) return errc::too_many_idle_for_host;
+  const bool follow = options.max_idle_conns_per_host == transport_options::follow_demand;
+  // Pinned (Go's rule): the conn coming back is the one refused. Following demand: it is kept,
+  // and the bound closes the oldest idle conns instead: those the present demand did not take.
+  const time_point now = clock::now();
+  const std::size_t per_host =
+      follow ? note_demand(h, now) : std::size_t(options.max_idle_conns_per_host);
+  if (!follow && h.idle.size() >= per_host) return errc::too_many_idle_for_host;
   pc->state = detail::persist_conn::where::idle;
-  pc->idle_since = clock::now();
-  pc->idle_it = h.idle.insert(h.idle.begin(), pc);
-  pc->lru_it = lru.insert(lru.begin(), pc);
+  pc->idle_since = now;
+  pc->idle_it = link(h.idle, pc);
+  pc->lru_it = link(lru, pc);
   ++pc->idle_generation;
-  spawn(watch_idle_conn(this, pc, pc->idle_generation));
+  pc->watch_timer.arm(this, now + idle_watch_delay);
+  if (follow) {
+    trim_idle(h, per_host);
+    // What no one comes back for is trimmed by time: a task per host, while it has a surplus
+    // to watch.
+    if (!h.trimming && h.idle.size() > std::size_t(transport_options::min_idle_conns_per_host)) {
+      h.trimming = true;
+      spawn(trim_idle_conns(this, pc->key));
+    }
+  }
   if (options.max_idle_conns > 0 && lru.size() > std::size_t(options.max_idle_conns)) {
     conn_ptr oldest = lru.back();
     close_conn(oldest, errc::too_many_idle);
   }
   return {};
+}
+
+// The bound follow_demand keeps: the most conns in use at once over this window and the last,
+// at least min_idle_conns_per_host. A window that passed with nothing sampled saw no growth:
+// what is in use now is the most it can be said to have needed.
+std::size_t transport::state::note_demand(host_conns& h, time_point now) {
+  demand_mark& d = h.demand;
+  const int in_use = h.in_use();
+  const duration window = options.idle_demand_window;
+  if (now - d.window_start >= window) {
+    d.last_peak = now - d.window_start >= 2 * window ? in_use : d.peak;
+    d.peak = in_use;
+    d.window_start = now;
+  }
+  d.peak = std::max(d.peak, in_use);
+  return std::size_t(
+      std::max({d.peak, d.last_peak, int(transport_options::min_idle_conns_per_host)}));
+}
+
+void transport::state::trim_idle(host_conns& h, std::size_t limit) {
+  while (h.idle.size() > limit) {
+    conn_ptr oldest = h.idle.back();
+    close_conn(oldest, errc::too_many_idle_for_host);
+  }
+}
+
+// Wakes once a window while the host keeps more idle conns than the minimum, and closes those
+// beyond what demand needed: a burst's surplus goes even when nothing comes back to the pool.
+task<void> trim_idle_conns(transport::state* s, std::string key) {
+  for (;;) {
+    result<void> slept = co_await sleep_for(s->options.idle_demand_window, s->tasks.get_token());
+    transport::state::host_conns& h = s->hosts[key];
+    if (slept && !s->closed) s->trim_idle(h, s->note_demand(h, clock::now()));
+    if (!slept || s->closed ||
+        h.idle.size() <= std::size_t(transport_options::min_idle_conns_per_host)) {
+      h.trimming = false;
+      co_return;
+    }
+  }
 }
 
 void transport::state::put_or_close_idle_conn(const conn_ptr& pc, const client_trace* trace) {
@@ -197,11 +277,25 @@ void transport::state::put_or_close_idle_conn(const conn_ptr& pc, const client_t
   if (why) close_conn(pc, why);
 }
 
+// Inserts pc at the front of `to` (most recently used first), in a recycled node when there is one.
+detail::conn_list::iterator transport::state::link(detail::conn_list& to, const conn_ptr& pc) {
+  if (spare_nodes.empty()) return to.insert(to.begin(), pc);
+  to.splice(to.begin(), spare_nodes, spare_nodes.begin());
+  to.front() = pc;
+  return to.begin();
+}
+
+void transport::state::unlink(detail::conn_list& from, detail::conn_list::iterator it) noexcept {
+  it->reset();  // (the caller holds the conn)
+  spare_nodes.splice(spare_nodes.begin(), from, it);
+}
+
 void transport::state::remove_idle(const conn_ptr& pc) {
   if (pc->state != detail::persist_conn::where::idle) return;
   auto it = hosts.find(pc->key);
-  if (it != hosts.end()) it->second.idle.erase(pc->idle_it);
-  lru.erase(pc->lru_it);
+  if (it != hosts.end()) unlink(it->second.idle, pc->idle_it);
+  unlink(lru, pc->lru_it);
+  pc->watch_timer.disarm();
   pc->state = detail::persist_conn::where::active;
   pc->watch_stop.request_stop();
 }
@@ -243,15 +337,24 @@ namespace {
 constexpr duration peek_wait = std::chrono::milliseconds(100);
 }  // namespace
 
+// A conn put back is usually taken again soon: by a client looping over requests at once, by a
+// proxy when its next request comes (a client's round trip later). A wait on the socket costs an
+// operation and, when the conn is taken, its cancellation (~2 us of a proxied request's ~20), and
+// the coroutine that waits; the conn's timer costs none of them. So only a conn still idle after
+// idle_watch_delay is watched. Meanwhile a server closing it goes unseen until the conn is used,
+// where a request that fails before any response byte is retried on a new conn when it can be
+// (round_trip), as for a close that races the reuse anyway.
+void detail::start_idle_watch(transport::state* s, persist_conn& pc) noexcept {
+  if (pc.state != detail::persist_conn::where::idle || s->closed) return;
+  s->spawn(watch_idle_conn(s, pc.shared_from_this(), pc.idle_generation));
+}
+
 // Waits for the socket to become readable while the conn sits idle. Anything then closes it: EOF
 // is the server closing an idle conn; a "408" is swallowed (Go #32310); other bytes are
 // unsolicited.
 task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation) {
-  // A conn put back is often taken again at once (a client looping over requests): let the ready
-  // coroutines run first, and watch only a conn still idle after them. That saves a poll SQE and
-  // its cancellation per request.
-  co_await yield();
-  if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
+  if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation ||
+      s->closed)
     co_return;
   pc->watch_stop = std::stop_source();
   std::stop_token stop = pc->watch_stop.get_token();

@@ -18,11 +18,28 @@
 namespace ringo::http {
 
 struct transport::state {
+  // How long a conn sits idle before it is watched (detail::start_idle_watch).
+  static constexpr duration idle_watch_delay = std::chrono::milliseconds(5);
+
+  // How many conns of a host were in use at once lately (transport_options::follow_demand): the
+  // most seen in the current window and in the one before it, so the mark decays to the present
+  // level one to two windows after a peak. Sampled where the count in use grows (a conn taken
+  // from the pool or delivered by a dial) and when one comes back; no timer.
+  struct demand_mark {
+    time_point window_start{};
+    int peak = 0;       // this window's
+    int last_peak = 0;  // the window before's
+  };
   struct host_conns {
     detail::conn_list idle;          // most recently used first
     detail::want_list idle_waiters;  // round trips waiting for any conn (Go's idleConnWait)
     detail::want_list dial_waiters;  // waiting for a dial slot (Go's connsPerHostWait)
     int conns = 0;                   // dialing + active + idle
+    int dialing = 0;
+    demand_mark demand;
+    bool trimming = false;  // a trim_idle_conns task watches this host's surplus
+
+    int in_use() const noexcept { return conns - int(idle.size()) - dialing; }
   };
 
   explicit state(transport_options o) : options(std::move(o)) {}
@@ -50,17 +67,34 @@ struct transport::state {
   };
   using dial_list = std::list<dial_entry>;
   dial_list dialing;  // dials in flight; close_idle_connections stops those nobody waits for
+  // List nodes of past idle periods (empty pointers), so that putting a conn in the idle list and
+  // the LRU costs no allocation (link, unlink).
+  detail::conn_list spare_nodes;
   std::size_t dials = 0;
   bool closed = false;
+  std::string last_key_;  // host()'s cache
+  host_conns* last_host_ = nullptr;
 
-  // The pool (transport.cpp), with Go's names.
-  task<result<detail::conn_ptr, client_error>> get_conn(std::string key, const client_request& req,
-                                                        std::stop_token stop, got_conn_info& info);
+  // The pool (transport.cpp), with Go's names. getConn is two parts: an idle conn if there is
+  // one (no coroutine), else a wait.
+  result<detail::conn_ptr, client_error> get_idle_conn(const std::string& key,
+                                                       const client_request& req,
+                                                       const std::stop_token& stop,
+                                                       got_conn_info& info);
+  task<result<detail::conn_ptr, client_error>> wait_for_conn(std::string key,
+                                                             const client_request& req,
+                                                             std::stop_token stop,
+                                                             got_conn_info& info);
+  host_conns& host(const std::string& key);
   void queue_for_idle_conn(const detail::want_ptr& w);
   void queue_for_dial(const detail::want_ptr& w);
   void start_dial(const detail::want_ptr& w);
   void remove_waiter(const detail::want_ptr& w);
   void dec_conns_per_host(const std::string& key);
+  // follow_demand: records the count in use now and returns the idle bound it makes.
+  std::size_t note_demand(host_conns& h, time_point now);
+  // follow_demand: closes the host's oldest idle conns beyond the bound.
+  void trim_idle(host_conns& h, std::size_t limit);
   // Why the conn was not pooled; none when it was (or was handed to a waiter).
   std::error_code try_put_idle_conn(const detail::conn_ptr& pc);
   void put_or_close_idle_conn(const detail::conn_ptr& pc, const client_trace* trace = nullptr);
@@ -70,10 +104,13 @@ struct transport::state {
   // Takes an active conn out of the pool for good (after 101 Switching Protocols).
   std::unique_ptr<net::stream> hand_over(const detail::conn_ptr& pc);
   void remove_idle(const detail::conn_ptr& pc);
+  detail::conn_list::iterator link(detail::conn_list& to, const detail::conn_ptr& pc);
+  void unlink(detail::conn_list& from, detail::conn_list::iterator it) noexcept;
 };
 
 // Spawned in the transport's scope.
 task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry);
 task<void> watch_idle_conn(transport::state* s, detail::conn_ptr pc, unsigned generation);
+task<void> trim_idle_conns(transport::state* s, std::string key);
 
 }  // namespace ringo::http

@@ -7,8 +7,15 @@
 namespace ringo::http {
 
 std::string url::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port);
+  const bool v6 = host.find(':') != std::string::npos;
+  std::string out;  // (every request computes it: "127.0.0.1:8080" fits the string itself)
+  if (v6) out += '[';
+  out += host;
+  if (v6) out += ']';
+  char digits[8];
+  char* end = std::to_chars(digits, digits + sizeof digits, port).ptr;
+  (out += ':').append(digits, end);
+  return out;
 }
 
 std::string url::host_header() const {

@@ -147,6 +147,34 @@ TEST_F(Recorder, ErrorWritesGosPlainTextAnswer) {
   EXPECT_EQ(rec.header().get("X-Content-Type-Options"), "nosniff");
 }
 
+// Trailers follow the body, which then gets no automatic Content-Length (it goes out chunked).
+TEST_F(Recorder, KeepsTrailersAndGivesTheirResponseNoLength) {
+  response_recorder rec;
+  ringo::run([](response_writer& w) -> task<void> {
+    w.header().set("Trailer", "X-Checksum");
+    co_await w.write("body");
+    w.trailer().set("X-Checksum", "abc");
+  }(rec.writer()));
+  EXPECT_EQ(rec.body(), "body");
+  EXPECT_EQ(rec.header().get("Content-Length"), std::nullopt);
+  EXPECT_EQ(rec.trailer().get("X-Checksum"), "abc");
+  EXPECT_FALSE(rec.aborted());
+}
+
+// abort() gives a response up: nothing more is written, and the recorder says so.
+TEST_F(Recorder, AnAbortedResponseTakesNoMoreWrites) {
+  response_recorder rec;
+  ringo::run([](response_writer& w) -> task<void> {
+    co_await w.write("part");
+    co_await w.flush();
+    w.abort();
+    auto late = co_await w.write("more");
+    EXPECT_FALSE(late);
+  }(rec.writer()));
+  EXPECT_TRUE(rec.aborted());
+  EXPECT_EQ(rec.body(), "part");
+}
+
 TEST_F(Recorder, HijackIsRefused) {
   response_recorder rec;
   ringo::run([](response_writer& w) -> task<void> {

@@ -43,6 +43,9 @@ TEST_F(SocketAddress, ParsesAndFormatsIpv4) {
   EXPECT_EQ(ntohl(in->sin_addr.s_addr), 0x7f000001u);
   EXPECT_EQ(format("0.0.0.0", 0), "0.0.0.0:0");
   EXPECT_EQ(format("255.255.255.255", 65535), "255.255.255.255:65535");
+  // Every digit count in every place (host() formats IPv4 by hand).
+  for (std::string_view ip : {"10.0.100.9", "1.20.200.0", "100.10.1.255", "9.99.109.190"})
+    EXPECT_EQ(socket_address::numeric(ip, 1)->host(), ip);
 }
 
 TEST_F(SocketAddress, ParsesAndFormatsIpv6InBrackets) {

@@ -56,7 +56,7 @@ struct client_trace {
 struct client_request {
   std::string method = "GET";
   http::url url;
-  http::headers header;
+  http::headers header;                 // "User-Agent: ringo" unless set; set empty: none
   std::string body;                     // used when source is null
   std::shared_ptr<body_source> source;  // a streamed, rewindable body
   const client_trace* trace = nullptr;

@@ -11,8 +11,18 @@
 
 namespace ringo::http {
 
-// ASCII case-insensitive comparison, as header names and tokens need.
-bool iequals(std::string_view a, std::string_view b) noexcept;
+// ASCII case-insensitive comparison, as header names and tokens need. Inline: most comparisons
+// of field names differ in length, and a call costs more than finding that out.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
 // Whether a comma-separated list value ("keep-alive, Close") holds `token`, ignoring case.
 bool list_has_token(std::string_view list, std::string_view token) noexcept;
 
@@ -37,6 +47,11 @@ class headers {
   // ignoring case.
   bool has_token(std::string_view name, std::string_view token) const noexcept;
   std::size_t erase(std::string_view name);
+  // Removes every field for which pred(field) holds, keeping the others' order.
+  template <typename Pred>
+  std::size_t erase_if(Pred pred) {
+    return std::erase_if(fields_, pred);
+  }
 
   std::size_t size() const noexcept { return fields_.size(); }
   bool empty() const noexcept { return fields_.empty(); }

@@ -45,6 +45,10 @@ class response_recorder final : private response_sink {
   const headers& header();
   // The body bytes sent.
   const std::string& body();
+  // The trailer fields sent after the body (Go's Result().Trailer).
+  const headers& trailer();
+  // Whether the handler gave the response up (response_writer::abort: Go's ErrAbortHandler).
+  bool aborted() const noexcept { return aborted_; }
   // Whether the handler flushed (Go's Flushed).
   bool flushed() const noexcept { return flushed_; }
   // Whether the response asked for the connection to close after it (max_bytes_reader).
@@ -55,7 +59,8 @@ class response_recorder final : private response_sink {
  private:
   void send_head(const head& h) override;
   void send_body(const_buffer data) override;
-  void end_body(bool) override {}
+  void end_body(bool, const headers& trailers) override { trailer_ = trailers; }
+  void abort() noexcept override { aborted_ = true; }
   std::size_t queued() const noexcept override { return 0; }
   task<write_result> flush() override;
   task<write_result> send_informational(int code, const headers& fields) override;
@@ -65,10 +70,12 @@ class response_recorder final : private response_sink {
   response_writer writer_;
   int code_ = 0;
   headers header_;
+  headers trailer_;
   std::string body_;
   std::vector<int> informational_;
   bool flushed_ = false;
   bool close_after_ = false;
+  bool aborted_ = false;
 };
 
 // A request for a handler under test (Go's NewRequest): `target` is a path ("/x?y=1") or an

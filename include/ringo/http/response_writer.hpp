@@ -4,7 +4,8 @@
 // client until the writer's buffer fills, flush() is called, or the handler returns; a body that
 // the handler finished within the first buffer gets an automatic Content-Length, a longer one is
 // sent chunked (HTTP/1.1) or close-delimited (HTTP/1.0). HEAD responses drop body writes.
-// A failed write stops the request's token.
+// Trailer fields set in trailer() go out after a chunked body. A failed write stops the
+// request's token.
 //
 // The writer owns the response's state (status, fields, whether the head is committed, the body
 // held back for its length) and writes through a response_sink: the server's HTTP/1 connection,
@@ -63,7 +64,8 @@ class response_sink {
     // when the handler finished it within the first buffer; none when it is still being written.
     std::optional<std::uint64_t> length;
     bool declared = false;
-    bool final = false;  // the handler has returned: nothing more will be written
+    bool final = false;     // the handler has returned: nothing more will be written
+    bool trailers = false;  // trailer fields will follow the body (it must be chunked)
   };
 
   // Queues the head, then the body's bytes (never for HEAD, 1xx, 204 or 304).
@@ -73,9 +75,12 @@ class response_sink {
   // connection hands them to its stream (net::conn sends them from the page cache); by default
   // they are read and queued with send_body (the recorder records them so).
   virtual task<write_result> send_file(const file& f, std::uint64_t offset, std::uint64_t length);
-  // The body is complete; `as_declared` is false when it is shorter or longer than its length
-  // (the connection cannot carry another response).
-  virtual void end_body(bool as_declared) = 0;
+  // The body is complete, then `trailers` (empty: none); `as_declared` is false when it is
+  // shorter or longer than its length (the connection cannot carry another response).
+  virtual void end_body(bool as_declared, const headers& trailers) = 0;
+  // The response cannot be completed: nothing more is sent, and the connection ends without the
+  // body's end, so that the client sees a cut response, not a complete one.
+  virtual void abort() noexcept = 0;
   // Bytes queued and not yet sent.
   virtual std::size_t queued() const noexcept = 0;
   // Sends what is queued.
@@ -100,6 +105,11 @@ class response_writer {
 
   // The response's header fields; changes after the header was sent have no effect.
   http::headers& header() noexcept { return header_; }
+  // Trailer fields, sent after the body (Go: the fields a handler announces in a Trailer field
+  // and sets after writing, or names with TrailerPrefix). A response that announces a Trailer
+  // field or has trailers when the handler returns is chunked (no automatic Content-Length);
+  // trailers are dropped where chunking is impossible (HTTP/1.0, a declared Content-Length).
+  http::headers& trailer() noexcept { return trailer_; }
   // The status code (default 200). Only the first call counts.
   void write_header(int code) noexcept;
   // Appends to the body (sending the header first if needed).
@@ -116,6 +126,10 @@ class response_writer {
   task<write_result> write_informational(int code);
   // Takes the connection over; the server sends nothing more on it.
   task<result<hijacked_conn>> hijack();
+  // Gives up on a response whose head is sent: the connection closes without the body's end, so
+  // the client sees the response cut short (Go's panic(http.ErrAbortHandler), which a proxy
+  // raises when its upstream fails mid-body). Later writes fail.
+  void abort() noexcept;
 
   // The connection closes after this response (max_bytes_reader calls it: the rest of a body
   // past its limit is never read, so the connection cannot carry another request).
@@ -138,6 +152,7 @@ class response_writer {
   bool discard() noexcept;
   bool hijacked() const noexcept { return hijacked_; }
   bool finished() const noexcept { return finished_; }
+  bool aborted() const noexcept { return aborted_; }
 
   // Bytes held back before the head, for an automatic Content-Length.
   static constexpr std::size_t body_buffer_limit = 4096;
@@ -150,6 +165,7 @@ class response_writer {
 
   response_sink* sink_;
   http::headers header_;
+  http::headers trailer_;
   std::string body_buf_;  // body written before the head was committed
   std::optional<std::uint64_t> declared_length_;
   std::uint64_t body_bytes_ = 0;
@@ -158,6 +174,7 @@ class response_writer {
   bool hijacked_ = false;
   bool head_request_ = false;
   bool finished_ = false;
+  bool aborted_ = false;
 };
 
 // Go's http.Error: a plain-text error response with `code`. `w` is borrowed for the task.

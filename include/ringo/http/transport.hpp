@@ -26,8 +26,20 @@
 namespace ringo::http {
 
 struct transport_options {
-  int max_idle_conns = 100;                               // over all hosts; 0: no limit
-  int max_idle_conns_per_host = 2;                        // negative: keep-alives disabled
+  // max_idle_conns_per_host's default: keep as many idle connections per host as were in use at
+  // once lately (the most in use at once over the last one to two idle_demand_windows), at least
+  // min_idle_conns_per_host (Go's DefaultMaxIdleConnsPerHost), bounded by max_idle_conns. Go's
+  // fixed 2 makes a client with more requests in flight than that close and re-dial most of its
+  // connections (32 concurrent requests through a proxy: ~2x the CPU per request); a number
+  // pins the bound as Go's MaxIdleConnsPerHost does (2 for Go's default). Idle connections
+  // beyond the bound are closed oldest first, when one comes back and every window while they
+  // remain, so a burst's surplus is gone within two windows of the burst's end.
+  static constexpr int follow_demand = 0;
+  static constexpr int min_idle_conns_per_host = 2;
+
+  int max_idle_conns = 100;                     // over all hosts; 0: no limit
+  int max_idle_conns_per_host = follow_demand;  // > 0: pinned; negative: keep-alives disabled
+  duration idle_demand_window = std::chrono::seconds(2);  // how far back follow_demand looks
   int max_conns_per_host = 0;                             // dialing + active + idle; 0: no limit
   duration idle_conn_timeout = std::chrono::seconds(90);  // 0: no limit
   duration response_header_timeout{};                     // after the request is written; 0: none

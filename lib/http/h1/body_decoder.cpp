@@ -28,6 +28,12 @@ std::optional<result<std::size_t>> body_decoder::decode(mutable_buffer buf, mess
   const std::size_t n = std::min(buf.size, pending_.size());
   std::memcpy(buf.data, pending_.data(), n);
   pending_.remove_prefix(n);
+  // A sized body's last bytes end the message, which llhttp reports at its next call: make it now
+  // (with nothing buffered, that call can only complete the message or ask for more), so that the
+  // caller learns the body ended with its last bytes, not from one more read.
+  if (pending_.empty() && in.unread().empty() && p.has_content_length() && !p.chunked()) {
+    if (p.feed(in.unread()).what == message_parser::event::message_done) done_ = true;
+  }
   return n;
 }
 

@@ -1,0 +1,3 @@
+module ringo/bench/proxy
+
+go 1.19
