@@ -105,7 +105,9 @@ class held_response final : public response_sink {
   int status = 0;
   headers fields;
   std::string body;
+  headers trailers;
   bool timed_out = false;
+  bool aborted = false;
 
  private:
   void send_head(const head& h) override {
@@ -115,7 +117,8 @@ class held_response final : public response_sink {
   void send_body(const_buffer data) override {
     if (!timed_out) body.append(static_cast<const char*>(data.data), data.size);
   }
-  void end_body(bool) override {}
+  void end_body(bool, const headers& sent_trailers) override { trailers = sent_trailers; }
+  void abort() noexcept override { aborted = true; }
   // Past the limit every write reports the timeout (write() flushes when this passes its
   // threshold), as Go's timeoutWriter returns ErrHandlerTimeout.
   std::size_t queued() const noexcept override { return timed_out ? ~std::size_t{0} : 0; }
@@ -169,7 +172,12 @@ task<void> serve_with_timeout(std::shared_ptr<const timeout_state> st, response_
   if (in_time) {
     co_await s.join();
     hw.finish();
+    if (held.aborted) {  // the handler gave up on its response: the client sees it cut too
+      w.abort();
+      co_return;
+    }
     for (const auto& f : held.fields) w.header().add(f.name, f.value);
+    for (const auto& f : held.trailers) w.trailer().add(f.name, f.value);
     w.write_header(held.status ? held.status : status::ok);
     if (!held.body.empty()) (void)co_await w.write(held.body);
     co_return;

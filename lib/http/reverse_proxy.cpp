@@ -255,7 +255,7 @@ task<void> flush_after_latency(latency_flusher* f, std::stop_token stop) {
       f->armed.reset();
       continue;
     }
-    if (woke.error() != errc::timed_out) co_return;  // the copy is over
+    if (woke.error() != ringo::errc::timed_out) co_return;  // the copy is over
     f->pending = false;
     if (!co_await f->w->flush()) co_return;
   }
@@ -281,7 +281,7 @@ task<copy_end> copy_body(const reverse_proxy::state* s, response* resp, response
   for (;;) {
     result<std::size_t> n = co_await resp->body->read(mutable_buffer(buf, size), stop);
     if (!n) {
-      if (n.error() != errc::operation_canceled)  // (the client left: nothing to report)
+      if (n.error() != ringo::errc::operation_canceled)  // (the client left: nothing to report)
         log(*s, "httputil: ReverseProxy read error during body copy: " + n.error().message());
       co_return copy_end::read_failed;
     }

@@ -105,7 +105,7 @@ task<got> get(std::string url, headers extra, transport_options o, std::size_t l
     else
       g.error = b.error();
   } else {
-    g.error = r.error().code;
+    g.error = r.error().code();
   }
   co_await t.close();
   co_return g;

@@ -138,6 +138,7 @@ void server_stream::restart(std::int32_t id) noexcept {
   if (stop.stop_requested()) stop = std::stop_source(std::nostopstate);
   started = listed = handler_done = false;
   trailers_.clear();
+  out_trailers_.clear();
   in_.clear();
   in_pos_ = 0;
   out_.clear();
@@ -338,7 +339,8 @@ void server_stream::submit_headers(int code, const headers& fields, const head* 
     b.add("content-length", b.copy(std::string_view(n, static_cast<std::size_t>(end - n))));
   }
   const bool body = req.method != "HEAD" && status_allows_body(code);
-  const bool empty = final_head->final && final_head->length == 0 && !declares_trailers(fields);
+  const bool empty = final_head->final && final_head->length == 0 && !final_head->trailers &&
+                     !declares_trailers(fields);
   if (!body || empty) {
     no_body_ = true;
     nghttp2_submit_response(session, id_, b.data(), b.size(), nullptr);
@@ -363,8 +365,9 @@ void server_stream::send_body(const_buffer data) {
   }
 }
 
-void server_stream::end_body(bool as_declared) {
+void server_stream::end_body(bool as_declared, const headers& trailers) {
   ended_ = true;
+  out_trailers_ = trailers;
   if (!can_send()) return;
   if (!as_declared) {
     // A body shorter or longer than its Content-Length: the client could not tell it from a
@@ -377,6 +380,13 @@ void server_stream::end_body(bool as_declared) {
     nghttp2_session_resume_data(conn_->session(), id_);
   }
   conn_->want_write();
+}
+
+// The response cannot be completed (Go's ErrAbortHandler): the stream ends in RST_STREAM, so the
+// client sees an error, not a short body.
+void server_stream::abort() noexcept {
+  ended_ = true;
+  if (can_send()) reset(NGHTTP2_INTERNAL_ERROR);
 }
 
 ssize_t server_stream::read_data(std::uint8_t* buf, std::size_t length,
@@ -395,9 +405,10 @@ ssize_t server_stream::read_data(std::uint8_t* buf, std::size_t length,
     if (ended_) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       const headers& h = writer.header();
-      if (declares_trailers(h)) {
-        nv_block b(*conn_, trailer_text_bytes(h));
+      if (declares_trailers(h) || !out_trailers_.empty()) {
+        nv_block b(*conn_, trailer_text_bytes(h) + trailer_text_bytes(out_trailers_));
         add_trailers(b, h);
+        for (const auto& f : out_trailers_) b.add(b.lowered(f.name), f.value);
         if (b.size() > 0) {
           *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
           ++headers_pending_;

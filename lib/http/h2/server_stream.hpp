@@ -95,7 +95,8 @@ class server_stream final : public response_sink, public body_reader {
   // --- response_sink ----------------------------------------------------------------------------
   void send_head(const head& h) override;
   void send_body(const_buffer data) override;
-  void end_body(bool as_declared) override;
+  void end_body(bool as_declared, const headers& trailers) override;
+  void abort() noexcept override;
   std::size_t queued() const noexcept override { return out_.size() - out_pos_; }
   task<write_result> flush() override;
   task<write_result> send_informational(int code, const headers& fields) override;
@@ -119,6 +120,7 @@ class server_stream final : public response_sink, public body_reader {
   server_conn* conn_;
   std::int32_t id_;
   headers trailers_;
+  headers out_trailers_;  // response_writer::trailer()'s fields, sent after the body
   std::string in_;  // body bytes received and not yet read (bounded by the stream's window)
   std::size_t in_pos_ = 0;
   std::string out_;  // body bytes queued and not yet framed
