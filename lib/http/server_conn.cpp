@@ -105,7 +105,7 @@ task<void> serve_http2(server::state* st, net::conn* c, std::unique_ptr<server_c
 // for readability, and nothing else while the connection is idle (mind what you add); a
 // server_conn serves it from a request's first byte until it is idle again.
 task<void> serve_connection(server::state* st, net::conn c) {
-  ++st->open_conns;
+  st->conn_opened();
   const compact_address remote(c);
   report(st, c, conn_state::new_);
   time_point start = clock::now();
@@ -136,7 +136,7 @@ task<void> serve_connection(server::state* st, net::conn c) {
     if (end != server_conn::outcome::idle || st->shutting_down) break;
     first = false;
   }
-  --st->open_conns;
+  st->conn_closed();
   if (end == server_conn::outcome::hijacked) co_return;  // the handler owns the connection now
   report(st, c, conn_state::closed);
 }
