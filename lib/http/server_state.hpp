@@ -30,7 +30,7 @@ struct server::state {
   std::size_t open_conns = 0;  // not hijacked
   void conn_opened() noexcept;
   void conn_closed() noexcept;
-  std::stop_token conn_stop;   // while serving: stops every connection's work (forced)
+  std::stop_token conn_stop;  // while serving: stops every connection's work (forced)
 
   // The Date header, formatted once a second.
   std::string date;

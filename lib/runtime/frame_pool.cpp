@@ -9,9 +9,8 @@
 // Blocks come from ::operator new, so a frame freed on another thread simply joins that thread's
 // lists. The lists are freed when the thread exits. Under AddressSanitizer a cached block is
 // poisoned, so touching a destroyed frame is still reported.
-#include <malloc.h>
-
 #include <cstddef>
+#include <malloc.h>
 #include <new>
 
 #include "ringo/runtime/memory.hpp"
