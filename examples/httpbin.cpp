@@ -1,6 +1,7 @@
 // httpbin [--listen ADDR] [--idle-timeout MS] [--tls-cert FILE --tls-key FILE]: a demo server and
 // a test peer, after httpbin.org; HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a certificate and key.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
+// /get describes the request, and over HTTPS the TLS state (version, cipher, ALPN, SNI).
 // /delay notices a client that leaves: its sleep takes the request's stop token. Every answer
 // carries the request's X-Request-Id back, so a client can tell that an answer is its own. The
 // same handlers serve HTTP/2 with prior knowledge (h2c), where a client that resets its /delay
@@ -29,8 +30,11 @@ std::string describe_headers(const http::request& r) {
 }
 
 task<void> get(http::response_writer& w, http::request& r) {
-  std::string text = "method: " + r.method + "\nurl: " + r.target + "\n" + describe_headers(r);
-  co_await w.write(text);
+  std::string text = "method: " + r.method + "\nurl: " + r.target + "\n";
+  if (r.tls)  // HTTPS: what the handshake agreed
+    text += "tls: " + r.tls->version_name() + " " + r.tls->cipher_suite_name +
+            " alpn=" + r.tls->negotiated_protocol + " sni=" + r.tls->server_name + "\n";
+  co_await w.write(text + describe_headers(r));
 }
 
 task<void> headers(http::response_writer& w, http::request& r) {
