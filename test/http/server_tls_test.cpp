@@ -30,6 +30,7 @@ struct observations {
   counter started;
   moment stopped;
   string_log errors;  // the server's error_log
+  string_log states;  // the conn_state hook's calls
 };
 
 // "TLS 1.3 h2 localhost CN=..." for request::tls, "-" for what is empty; "plaintext" without it.
@@ -109,6 +110,9 @@ struct tls_server {
     srv.handler = tls_handler(&seen);
     srv.read_header_timeout = read_header_timeout;
     srv.error_log = [this](std::string_view m) { seen.errors.add(std::string(m)); };
+    srv.conn_state_hook = [this](const net::stream&, conn_state st) {
+      seen.states.add(std::string(to_string(st)));
+    };
     thread.emplace(srv, std::move(config));
   }
   std::string url(std::string_view path) const { return thread->url(path); }
@@ -380,6 +384,10 @@ TEST_F(ServerTls, RequestTlsDescribesTheConnection) {
     EXPECT_NE(answer.find("\r\n\r\nTLS 1.3 http/1.1 localhost - HTTP/1"), std::string::npos)
         << answer;
   }());
+  // The conn_state hook hears of the connection from the handshake's end.
+  EXPECT_TRUE(s.seen.states.wait_for_size(3));
+  EXPECT_EQ(s.seen.states.joined(), "new active closed");
+  EXPECT_EQ(s.thread->connections(), 0u);
 }
 
 TEST_F(ServerTls, ClientCertificatesReachTheHandler) {

@@ -86,6 +86,8 @@ class server {
   duration idle_timeout = std::chrono::seconds(75);         // between requests; 0: read_timeout
   std::size_t max_header_bytes = 1 << 20;  // HTTP/2: SETTINGS_MAX_HEADER_LIST_SIZE, as in Go
   http2_config http2;
+  // Over TLS, from the handshake's end on (new_ included), with the TLS stream; a connection whose
+  // handshake fails is not reported (Go reports StateNew at the accept).
   std::function<void(const net::stream&, conn_state)> conn_state_hook;
   std::function<void(std::string_view)> error_log;  // default: stderr
 
