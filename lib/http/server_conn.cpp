@@ -221,7 +221,8 @@ task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context
   if (state.negotiated_protocol == "h2") {
     ++st->open_conns;
     report(st, *tls, conn_state::new_);
-    co_await h2::serve_connection(st, *tls, {}, &state);
+    std::string none;  // (nothing read ahead: ALPN chose HTTP/2 before any byte of it)
+    co_await h2::serve_connection(st, *tls, std::move(none), &state);
     --st->open_conns;
     report(st, *tls, conn_state::closed);
     tls->close();

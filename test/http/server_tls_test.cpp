@@ -106,8 +106,10 @@ struct tls_server {
   observations seen;
   http::server srv;
   std::optional<server_thread> thread;
-  explicit tls_server(net::tls_config config, duration read_header_timeout = 60s) {
+  explicit tls_server(net::tls_config config, duration read_header_timeout = 60s,
+                      bool http2 = true) {
     srv.handler = tls_handler(&seen);
+    srv.http2.over_tls = http2;
     srv.read_header_timeout = read_header_timeout;
     srv.error_log = [this](std::string_view m) { seen.errors.add(std::string(m)); };
     srv.conn_state_hook = [this](const net::stream&, conn_state st) {
@@ -171,6 +173,16 @@ TEST_F(ServerTls, CurlGetsRoutesOverHttp11AndOverHttp2ByAlpn) {
   auto ip = run_process({curl, "-sS", "--http1.1", "--cacert", certs().ca, s.url("/tls")});
   ASSERT_EQ(ip.exit_code, 0) << ip.err;
   EXPECT_EQ(ip.out, "TLS 1.3 http/1.1 - - HTTP/1");
+}
+
+TEST_F(ServerTls, Http2OverTlsCanBeTurnedOff) {
+  auto curl = find_program("curl");
+  if (curl.empty()) GTEST_SKIP() << "curl is not installed";
+  tls_server s(server_config(), 60s, /*http2=*/false);
+  auto r = run_process(
+      {curl, "-sS", "--http2", "-w", " %{http_version}", "--cacert", certs().ca, s.url("/tls")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "TLS 1.3 http/1.1 - - HTTP/1 1.1");
 }
 
 TEST_F(ServerTls, CurlSendsAndGets20MiBByteExactOverBothProtocols) {
