@@ -114,11 +114,12 @@ std::unique_ptr<net::stream> take_stream(net::stream& s) {
 // that the socket's calls stay direct. Its frame holds the connection, the peer's address and a
 // wait for readability, and nothing else while the connection is idle (mind what you add); a
 // server_conn serves it from a request's first byte until it is idle again. `start`: when the
-// first request's header deadline starts (the accept, or the handshake's end).
+// first request's header deadline starts (the accept, or the handshake's end). `counted`: the
+// connection is counted open already (by its handshake).
 template <typename Stream>
 task<void> serve_light(server::state* st, Stream c, const net::tls_connection_state* tls,
-                       time_point start) {
-  ++st->open_conns;
+                       time_point start, bool counted) {
+  if (!counted) st->conn_opened();
   const compact_address remote(c);
   report(st, c, conn_state::new_);
   // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
@@ -148,7 +149,7 @@ task<void> serve_light(server::state* st, Stream c, const net::tls_connection_st
     if (end != server_conn::outcome::idle || st->shutting_down) break;
     first = false;
   }
-  --st->open_conns;
+  st->conn_closed();
   if (end == server_conn::outcome::hijacked) co_return;  // the handler owns the connection now
   report(st, c, conn_state::closed);
   // TLS ends with close_notify, as Go's tls.Conn.Close sends it: a client reading a response
@@ -186,7 +187,7 @@ task<void> answer_plaintext(server::state* st, net::stream& s) {
 }  // namespace
 
 task<void> serve_connection(server::state* st, net::conn c) {
-  return serve_light<net::conn>(st, std::move(c), nullptr, clock::now());
+  return serve_light<net::conn>(st, std::move(c), nullptr, clock::now(), false);
 }
 
 // The handshake runs here, in the connection's own coroutine (never in the accept loop), within
@@ -195,12 +196,12 @@ task<void> serve_connection(server::state* st, net::conn c) {
 // to the conn_state hook from the handshake's end, on the TLS stream.
 task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context context) {
   const compact_address remote(c);
-  ++st->open_conns;
+  st->conn_opened();
   net::tls_result tls =
       co_await net::tls_server(std::move(c), std::move(context), st->idle_stop.get_token(),
                                after(tls_handshake_timeout(*st->srv)));
-  --st->open_conns;
   if (!tls) {
+    st->conn_closed();
     const net::tls_error e = tls.error();
     std::string reason;
     if (e.conn && e.looks_like_http()) {
@@ -219,16 +220,15 @@ task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context
   // The state is read once; every request on the connection points at it (request::tls).
   const net::tls_connection_state state = tls->connection_state();
   if (state.negotiated_protocol == "h2") {
-    ++st->open_conns;
     report(st, *tls, conn_state::new_);
     std::string none;  // (nothing read ahead: ALPN chose HTTP/2 before any byte of it)
     co_await h2::serve_connection(st, *tls, std::move(none), &state);
-    --st->open_conns;
+    st->conn_closed();
     report(st, *tls, conn_state::closed);
     tls->close();
     co_return;
   }
-  co_await serve_light<net::tls_stream>(st, std::move(*tls), &state, clock::now());
+  co_await serve_light<net::tls_stream>(st, std::move(*tls), &state, clock::now(), true);
 }
 
 server_conn::server_conn(server::state& st) : server_(st.srv), st_(&st) {}

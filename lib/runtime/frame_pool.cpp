@@ -9,9 +9,12 @@
 // Blocks come from ::operator new, so a frame freed on another thread simply joins that thread's
 // lists. The lists are freed when the thread exits. Under AddressSanitizer a cached block is
 // poisoned, so touching a destroyed frame is still reported.
+#include <malloc.h>
+
 #include <cstddef>
 #include <new>
 
+#include "ringo/runtime/memory.hpp"
 #include "ringo/runtime/task.hpp"
 
 #if defined(__has_feature)
@@ -108,3 +111,12 @@ void deallocate_frame(void* frame, std::size_t size) noexcept {
 }
 
 }  // namespace ringo::detail
+
+namespace ringo {
+
+void release_free_memory() noexcept {
+  if (detail::current_cache) detail::drain(*detail::current_cache);
+  ::malloc_trim(0);
+}
+
+}  // namespace ringo

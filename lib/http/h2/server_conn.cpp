@@ -233,10 +233,10 @@ task<void> serve_connection(server::state* st, net::stream& s, std::string prere
 }
 
 task<void> serve_stream(server::state* st, std::unique_ptr<net::stream> s) {
-  ++st->open_conns;
+  st->conn_opened();
   if (st->srv->conn_state_hook) st->srv->conn_state_hook(*s, conn_state::new_);
   co_await serve_connection(st, *s, {});
-  --st->open_conns;
+  st->conn_closed();
   if (st->srv->conn_state_hook) st->srv->conn_state_hook(*s, conn_state::closed);
   s->close();
 }
