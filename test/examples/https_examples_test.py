@@ -124,15 +124,24 @@ class LeakChecked(unittest.TestCase):
 
     def start(self, program, *args):
         self.server = Server(program, *args)
+        self.addCleanup(self.kill_if_running, self.server)
         with self.server.tls_socket() as s:
             s.sendall(b"GET /get HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             read_to_end(s)
         time.sleep(0.1)
         self.fds = open_fds(self.server.proc.pid)
 
+    @staticmethod
+    def kill_if_running(server):
+        """A failed check must not leave its server behind."""
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.communicate()
+
     def tearDown(self):
-        self.assertLessEqual(self.server.wait_fds(self.fds), self.fds, "descriptors leaked")
+        fds = self.server.wait_fds(self.fds)
         code, err = self.server.stop()
+        self.assertLessEqual(fds, self.fds, "descriptors leaked")
         self.assertEqual(code, 0, err)
 
 
