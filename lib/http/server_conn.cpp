@@ -116,6 +116,26 @@ std::unique_ptr<net::stream> take_stream(net::stream& s) {
 // server_conn serves it from a request's first byte until it is idle again. `start`: when the
 // first request's header deadline starts (the accept, or the handshake's end). `counted`: the
 // connection is counted open already (by its handshake).
+// From a request's first byte until the connection is idle again (or over): a server_conn lent to
+// it. A coroutine of its own, so that the light part's frame, which every idle connection keeps,
+// holds no room for what serving needs (GCC gives each await's temporaries their own).
+template <typename Stream>
+task<server_conn::outcome> serve_requests(server::state* st, Stream* c,
+                                          const net::tls_connection_state* tls,
+                                          const compact_address* remote, time_point start,
+                                          bool close_after, bool first, time_point* deadline) {
+  std::unique_ptr<server_conn> sc = st->take_conn();
+  const server_conn::outcome end =
+      co_await sc->serve(*c, {&take_stream<Stream>, tls}, *remote, start, close_after, !first);
+  if (end == server_conn::outcome::http2) {
+    co_await serve_http2(st, c, std::move(sc), tls);
+    co_return end;
+  }
+  *deadline = sc->idle_deadline();  // (idle: reported, and waited for a while, by serve())
+  st->give_back(std::move(sc));
+  co_return end;
+}
+
 template <typename Stream>
 task<void> serve_light(server::state* st, Stream c, const net::tls_connection_state* tls,
                        time_point start, bool counted) {
@@ -138,14 +158,7 @@ task<void> serve_light(server::state* st, Stream c, const net::tls_connection_st
       close_after = true;
     }
     if (!first) start = clock::now();
-    std::unique_ptr<server_conn> sc = st->take_conn();
-    end = co_await sc->serve(c, {&take_stream<Stream>, tls}, remote, start, close_after, !first);
-    if (end == server_conn::outcome::http2) {
-      co_await serve_http2(st, &c, std::move(sc), tls);
-      break;
-    }
-    deadline = sc->idle_deadline();  // (idle: reported, and waited for a while, by serve())
-    st->give_back(std::move(sc));
+    end = co_await serve_requests(st, &c, tls, &remote, start, close_after, first, &deadline);
     if (end != server_conn::outcome::idle || st->shutting_down) break;
     first = false;
   }
