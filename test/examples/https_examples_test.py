@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """End-to-end tests of examples/httpbin and examples/hello_server over HTTPS (--tls-cert,
 --tls-key) with real clients: curl --cacert (HTTP/1.1, and HTTP/2 by ALPN), Python's ssl and
-http.client, openssl s_client; plaintext HTTP and garbage on the TLS port, a client that leaves
+http.client, openssl s_client, Go's net/http client over HTTP/2 (test/examples/go/h2client);
+plaintext HTTP and garbage on the TLS port, a client that leaves
 mid-request. The certificates (a CA and a leaf for localhost, 127.0.0.1 and ::1) are made here
 with the openssl CLI; loopback only.
 
@@ -10,6 +11,7 @@ Usage: https_examples_test.py PATH/TO/hello_server PATH/TO/httpbin
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -256,6 +258,55 @@ class HelloServer(LeakChecked):
             with self.server.tls_socket() as s:
                 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
                 self.assertTrue(read_to_end(s).endswith(b"Hello, World!"))
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_go(name, into):
+    """Builds test/examples/go/NAME offline into the directory `into`; the executable's path."""
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOENV="off",
+               GOCACHE=os.path.join(into, "cache"), GOPATH=os.path.join(into, "gopath"))
+    exe = os.path.join(into, name)
+    built = subprocess.run(["go", "build", "-o", exe, "."], cwd=os.path.join(HERE, "go", name),
+                           env=env, capture_output=True, text=True, timeout=300)
+    if built.returncode != 0:
+        raise AssertionError("go build: " + built.stderr)
+    return exe
+
+
+@unittest.skipUnless(shutil.which("go"), "go is not installed")
+class GoClientOverHttp2(LeakChecked):
+    """Go's net/http client (test/examples/go/h2client) against httpbin over TLS: HTTP/2 by ALPN,
+    Go's default for https."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.client = build_go("h2client", self.tmp.name)
+        self.start(HTTPBIN)
+
+    def test_go_client_speaks_http2_multiplexes_and_resets(self):
+        r = subprocess.run([self.client, "-url", self.server.url("", "127.0.0.1"), "-cacert",
+                            CERTS[1], "-n", "50"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = dict(line.split(" ", 1) for line in r.stdout.splitlines())
+        self.assertEqual(lines["proto"], "HTTP/2.0")
+        self.assertEqual(lines["concurrent"], "50 conns 1")  # 50 streams on one connection
+        self.assertEqual(lines["echo"], f"ok {5 << 20}")
+        ok, ms = lines["cancel"].split()
+        self.assertEqual(ok, "ok")
+        self.assertLess(int(ms), 3000)
+        self.assertEqual(lines["after-cancel"], "ok")
+        # The reset stream stopped its handler (httpbin logs how long it waited), well before
+        # the 10 s it asked for.
+        time.sleep(0.3)
+        code, err = self.server.stop()
+        self.assertEqual(code, 0, err)
+        m = re.search(r"canceled after (\d+) ms", err)
+        self.assertIsNotNone(m, err)
+        self.assertLess(int(m.group(1)), 3000)
+        self.start(HTTPBIN)  # for tearDown
 
 
 if __name__ == "__main__":

@@ -1,0 +1,3 @@
+module ringo/test/h2client
+
+go 1.19
