@@ -476,6 +476,32 @@ TEST_F(TransportTls, StopDuringTheHandshakeReturnsPromptlyAndLeavesNothing) {
   EXPECT_LT(close_took, 1s);
 }
 
+// The dial is the transport's (late binding): a handshake its request gave up on runs on to its
+// timeout, then frees its slot and its descriptor without anyone closing the transport.
+TEST_F(TransportTls, AbandonedHandshakeEndsAtItsTimeout) {
+  auto silent = ringo::test::loopback_listener::open();
+  const std::string host_port = "127.0.0.1:" + std::to_string(silent.address.port());
+  transport_options o = options();
+  o.tls_handshake_timeout = 300ms;
+  transport t(o);
+  std::size_t during = 0, after = 0, fds_during = 0, fds_after = 0;
+  ringo::run([&]() -> task<void> {
+    client_request req = get("https://" + host_port + "/");
+    req.deadline = clock::now() + 50ms;
+    result<response, client_error> r = co_await t.round_trip(std::move(req));
+    EXPECT_EQ(r ? std::string("ok") : r.error().message(), "context deadline exceeded");
+    during = t.conns_per_host("https://" + host_port);
+    fds_during = ringo::test::count_open_fds();
+    (void)co_await sleep_for(500ms);
+    after = t.conns_per_host("https://" + host_port);
+    fds_after = ringo::test::count_open_fds();
+    co_await t.close();
+  }());
+  EXPECT_EQ(during, 1u);  // still shaking hands
+  EXPECT_EQ(after, 0u);
+  EXPECT_EQ(fds_after + 1, fds_during);  // its socket is closed
+}
+
 // The same host:port over http and https: two pool entries, each conn reused by its own scheme.
 TEST_F(TransportTls, HttpAndHttpsToOnePortNeverShareAConn) {
   https_server srv(server_config());
