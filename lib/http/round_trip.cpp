@@ -82,7 +82,7 @@ void build_head(std::string& head, const client_request& req, const transport_op
     head += v6 ? "Host: [" : "Host: ";
     head += u.host;
     if (v6) head += ']';
-    if (u.port != (u.scheme == "https" ? 443 : 80)) {
+    if (u.port != (std::string_view(u.scheme) == "https" ? 443 : 80)) {
       head += ':';
       h1::append_decimal(head, u.port);
     }
@@ -278,8 +278,10 @@ task<result<response, client_error>> transport::round_trip(client_request req,
                                                            std::stop_token stop) {
   std::shared_ptr<state> s = state_;
   detail::source_closer closer{req.source};
-  const bool tls = req.url.scheme == "https";
-  if (!tls && req.url.scheme != "http")
+  // (string_view comparisons: a size check first, no strlen or out-of-line compare)
+  const std::string_view scheme = req.url.scheme;
+  const bool tls = scheme == "https";
+  if (!tls && scheme != "http")
     co_return client_error{make_error_code(errc::unsupported_scheme),
                            "unsupported protocol scheme \"" + req.url.scheme + "\""};
   if (req.method.empty()) req.method = "GET";
