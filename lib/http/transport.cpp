@@ -234,7 +234,7 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   s->dialing.erase(entry);
   --s->host(key).dialing;
   if (!dialed) {
-    if (w->waiting()) w->result.try_deliver({nullptr, std::move(dialed.error())});
+    if (w->waiting()) w->result.try_deliver({nullptr, dialed.error()});
     s->dec_conns_per_host(key);
     co_return;
   }
