@@ -1,5 +1,7 @@
-// httpbin [--listen ADDR] [--idle-timeout MS]: a demo server and a test peer, after httpbin.org.
+// httpbin [--listen ADDR] [--idle-timeout MS] [--tls-cert FILE --tls-key FILE]: a demo server and
+// a test peer, after httpbin.org; HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with a certificate and key.
 //   /get  /headers  /status/{code}  /delay/{ms}  /bytes/{n}  /stream/{n}  /redirect/{n}  POST /echo
+// /get describes the request, and over HTTPS the TLS state (version, cipher, ALPN, SNI).
 // /delay notices a client that leaves: its sleep takes the request's stop token. Every answer
 // carries the request's X-Request-Id back, so a client can tell that an answer is its own. The
 // same handlers serve HTTP/2 with prior knowledge (h2c), where a client that resets its /delay
@@ -28,8 +30,11 @@ std::string describe_headers(const http::request& r) {
 }
 
 task<void> get(http::response_writer& w, http::request& r) {
-  std::string text = "method: " + r.method + "\nurl: " + r.target + "\n" + describe_headers(r);
-  co_await w.write(text);
+  std::string text = "method: " + r.method + "\nurl: " + r.target + "\n";
+  if (r.tls)  // HTTPS: what the handshake agreed
+    text += "tls: " + r.tls->version_name() + " " + r.tls->cipher_suite_name +
+            " alpn=" + r.tls->negotiated_protocol + " sni=" + r.tls->server_name + "\n";
+  co_await w.write(text + describe_headers(r));
 }
 
 task<void> headers(http::response_writer& w, http::request& r) {
@@ -94,7 +99,7 @@ task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
   if (co_await std::move(signal)) co_await server->shutdown();
 }
 
-task<int> serve(std::string address, milliseconds idle_timeout) {
+task<int> serve(std::string address, milliseconds idle_timeout, std::string cert, std::string key) {
   http::mux mux;
   mux.handle("GET /get", get);
   mux.handle("GET /headers", headers);
@@ -111,7 +116,11 @@ task<int> serve(std::string address, milliseconds idle_timeout) {
   if (idle_timeout.count() > 0) server.idle_timeout = idle_timeout;
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));
-  auto served = co_await server.listen_and_serve(address);
+  result<void, net::op_error> served;
+  if (cert.empty())
+    served = co_await server.listen_and_serve(address);
+  else
+    served = co_await server.listen_and_serve_tls(address, cert, key);
   if (!served) std::fprintf(stderr, "%s\n", served.error().message().c_str());
   s.request_stop();
   co_await s.join();
@@ -121,17 +130,28 @@ task<int> serve(std::string address, milliseconds idle_timeout) {
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
   milliseconds idle_timeout{};
+  std::string cert, key;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view flag = argv[i];
     if (flag == "--listen") {
       address = argv[i + 1];
     } else if (flag == "--idle-timeout") {
       idle_timeout = milliseconds(std::atoi(argv[i + 1]));
+    } else if (flag == "--tls-cert") {
+      cert = argv[i + 1];
+    } else if (flag == "--tls-key") {
+      key = argv[i + 1];
     } else {
-      std::fprintf(stderr, "usage: httpbin [--listen ADDR] [--idle-timeout MS]\n");
+      std::fprintf(stderr,
+                   "usage: httpbin [--listen ADDR] [--idle-timeout MS] [--tls-cert FILE "
+                   "--tls-key FILE]\n");
       return 2;
     }
   }
+  if (cert.empty() != key.empty()) {
+    std::fprintf(stderr, "httpbin: --tls-cert and --tls-key go together\n");
+    return 2;
+  }
   block_signals({SIGINT, SIGTERM}).value();
-  return run(serve(address, idle_timeout));
+  return run(serve(address, idle_timeout, cert, key));
 }

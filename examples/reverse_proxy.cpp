@@ -1,12 +1,12 @@
-// reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] URL: serves every request by passing
-// it on to URL (Go's httputil.ReverseProxy), e.g.
+// reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] [--tls-cert FILE --tls-key FILE]
+// URL: serves every request (over HTTPS with a certificate and key) by passing it on to URL (Go's
+// httputil.ReverseProxy), e.g.
 //   reverse_proxy --listen 127.0.0.1:8081 http://127.0.0.1:8080/
 // Ctrl-C finishes the requests in flight, then exits.
 //
 // The upstream connections are the transport's: it keeps as many idle as were lately in use at
 // once, so a steady load re-dials nothing; N pins the bound instead (2 is Go's default). Which
-// schemes it speaks is the transport's business and serving TLS the server's: neither is this
-// program's.
+// schemes it speaks upstream is the transport's business; serving TLS is one call of the server's.
 #include <cstdio>
 #include <cstdlib>
 #include <signal.h>
@@ -22,14 +22,19 @@ task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
   if (co_await std::move(signal)) co_await server->shutdown();
 }
 
-task<int> serve(std::string address, http::url target, int idle_per_host) {
+task<int> serve(std::string address, http::url target, int idle_per_host, std::string cert,
+                std::string key) {
   // Go's DefaultTransport gives a dial 30 s; a dial that outlives its client ends for the pool.
   http::transport upstream(
       {.max_idle_conns_per_host = idle_per_host, .dialer = {.timeout = std::chrono::seconds(30)}});
   http::server server(http::reverse_proxy(target, upstream));
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));
-  auto served = co_await server.listen_and_serve(address);
+  result<void, net::op_error> served;
+  if (cert.empty())
+    served = co_await server.listen_and_serve(address);
+  else
+    served = co_await server.listen_and_serve_tls(address, cert, key);
   if (!served) std::fprintf(stderr, "%s\n", served.error().message().c_str());
   s.request_stop();
   co_await s.join();
@@ -39,7 +44,7 @@ task<int> serve(std::string address, http::url target, int idle_per_host) {
 
 int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
-  std::string target;
+  std::string target, cert, key;
   int idle_per_host = http::transport_options::follow_demand;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -47,6 +52,10 @@ int main(int argc, char** argv) {
       address = argv[++i];
     } else if (arg == "--max-idle-conns-per-host" && i + 1 < argc) {
       idle_per_host = std::atoi(argv[++i]);
+    } else if (arg == "--tls-cert" && i + 1 < argc) {
+      cert = argv[++i];
+    } else if (arg == "--tls-key" && i + 1 < argc) {
+      key = argv[++i];
     } else if (!arg.starts_with("-") && target.empty()) {
       target = arg;
     } else {
@@ -54,9 +63,10 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  if (target.empty()) {
+  if (target.empty() || cert.empty() != key.empty()) {
     std::fprintf(stderr,
-                 "usage: reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] URL\n");
+                 "usage: reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] "
+                 "[--tls-cert FILE --tls-key FILE] URL\n");
     return 2;
   }
   auto url = http::parse_url(target);
@@ -65,5 +75,5 @@ int main(int argc, char** argv) {
     return 2;
   }
   block_signals({SIGINT, SIGTERM}).value();  // before any thread starts: they inherit the mask
-  return run(serve(address, *url, idle_per_host));
+  return run(serve(address, *url, idle_per_host, cert, key));
 }

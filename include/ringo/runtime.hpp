@@ -7,6 +7,7 @@
 #include <ringo/runtime/file.hpp>
 #include <ringo/runtime/io_context.hpp>
 #include <ringo/runtime/lent_buffer.hpp>
+#include <ringo/runtime/memory.hpp>
 #include <ringo/runtime/multishot_acceptor.hpp>
 #include <ringo/runtime/multishot_receiver.hpp>
 #include <ringo/runtime/oneshot.hpp>

@@ -62,8 +62,9 @@ constexpr int max_1xx_responses = 5;
 // the caller said nothing about encodings or ranges; a Range of gzipped bytes could not be
 // decoded (go.dev/issue/8923), and HEAD has no body to decode.
 bool adds_gzip(const client_request& req, const transport_options& o) {
-  return !o.disable_compression && !req.header.contains("Accept-Encoding") &&
-         !req.header.contains("Range") && req.method != "HEAD";
+  return !o.disable_compression && !req.disable_compression &&
+         !req.header.contains("Accept-Encoding") && !req.header.contains("Range") &&
+         req.method != "HEAD";
 }
 
 bool has_body(const client_request& req) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <type_traits>
 
 #include "h1/writer.hpp"
 #include "h2/server.hpp"
@@ -92,23 +93,35 @@ void compact_address::get(const net::stream& s, net::address& out) const noexcep
     out = net::address(reinterpret_cast<const sockaddr*>(bytes_), size_);
 }
 
+namespace {
+
 // The connection opened with HTTP/2's preface: its HTTP/1 parts go back to the spares, and HTTP/2
 // serves it from the bytes read so far. (A coroutine of its own: the light part's frame, which
 // every idle connection keeps, does not grow by what this needs.)
-task<void> serve_http2(server::state* st, net::conn* c, std::unique_ptr<server_conn> sc) {
+task<void> serve_http2(server::state* st, net::stream* c, std::unique_ptr<server_conn> sc,
+                       const net::tls_connection_state* tls) {
   std::string preread = sc->take_input();
   st->give_back(std::move(sc));
-  co_await h2::serve_connection(st, *c, std::move(preread));
+  co_await h2::serve_connection(st, *c, std::move(preread), tls);
 }
 
-// The light part of a connection. Its frame holds the connection, the peer's address and a wait
-// for readability, and nothing else while the connection is idle (mind what you add); a
-// server_conn serves it from a request's first byte until it is idle again.
-task<void> serve_connection(server::state* st, net::conn c) {
-  ++st->open_conns;
+template <typename Stream>
+std::unique_ptr<net::stream> take_stream(net::stream& s) {
+  return std::make_unique<Stream>(std::move(static_cast<Stream&>(s)));
+}
+
+// The light part of a connection, for a socket (net::conn) or a TLS stream: one instance each, so
+// that the socket's calls stay direct. Its frame holds the connection, the peer's address and a
+// wait for readability, and nothing else while the connection is idle (mind what you add); a
+// server_conn serves it from a request's first byte until it is idle again. `start`: when the
+// first request's header deadline starts (the accept, or the handshake's end). `counted`: the
+// connection is counted open already (by its handshake).
+template <typename Stream>
+task<void> serve_light(server::state* st, Stream c, const net::tls_connection_state* tls,
+                       time_point start, bool counted) {
+  if (!counted) st->conn_opened();
   const compact_address remote(c);
   report(st, c, conn_state::new_);
-  time_point start = clock::now();
   // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
   // for the first byte, then gives the head read_header_timeout.
   time_point deadline = after_from(start, header_timeout(*st->srv));
@@ -126,9 +139,9 @@ task<void> serve_connection(server::state* st, net::conn c) {
     }
     if (!first) start = clock::now();
     std::unique_ptr<server_conn> sc = st->take_conn();
-    end = co_await sc->serve(c, remote, start, close_after, !first);
+    end = co_await sc->serve(c, {&take_stream<Stream>, tls}, remote, start, close_after, !first);
     if (end == server_conn::outcome::http2) {
-      co_await serve_http2(st, &c, std::move(sc));
+      co_await serve_http2(st, &c, std::move(sc), tls);
       break;
     }
     deadline = sc->idle_deadline();  // (idle: reported, and waited for a while, by serve())
@@ -136,15 +149,93 @@ task<void> serve_connection(server::state* st, net::conn c) {
     if (end != server_conn::outcome::idle || st->shutting_down) break;
     first = false;
   }
-  --st->open_conns;
+  st->conn_closed();
   if (end == server_conn::outcome::hijacked) co_return;  // the handler owns the connection now
   report(st, c, conn_state::closed);
+  // TLS ends with close_notify, as Go's tls.Conn.Close sends it: a client reading a response
+  // framed by the connection's end can then tell it from a truncation.
+  if constexpr (!std::is_same_v<Stream, net::conn>)
+    (void)co_await c.close_write(st->close_source.get_token(), clock::now() + close_wait);
+}
+
+// Go's Server.tlsHandshakeTimeout: the shortest of the read header, read and write timeouts that
+// are set.
+duration tls_handshake_timeout(const server& s) {
+  duration out{};
+  for (duration d : {s.read_header_timeout, s.read_timeout, s.write_timeout})
+    if (d > duration::zero() && (out == duration::zero() || d < out)) out = d;
+  return out;
+}
+
+// Go's answer to plaintext HTTP on a TLS port (server.go, conn.serve, on a RecordHeaderError that
+// looks like HTTP), then an end that lets the client read it: FIN, and a short wait for its
+// close, since closing with its request unread would send RST over the answer (Go #3595).
+task<void> answer_plaintext(server::state* st, net::stream& s) {
+  static constexpr std::string_view text =
+      "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+  const time_point deadline = clock::now() + close_wait;
+  const std::stop_token stop = st->close_source.get_token();
+  if (!co_await s.write_all(text, stop, deadline)) co_return;
+  if (!co_await s.close_write(stop, deadline)) co_return;
+  char scratch[4096];
+  for (;;) {
+    auto n = co_await s.read(scratch, stop, deadline);
+    if (!n || *n == 0) co_return;
+  }
+}
+
+}  // namespace
+
+task<void> serve_connection(server::state* st, net::conn c) {
+  return serve_light<net::conn>(st, std::move(c), nullptr, clock::now(), false);
+}
+
+// The handshake runs here, in the connection's own coroutine (never in the accept loop), within
+// Go's handshake timeout, and a shutdown (graceful or forced) stops it: a connection that has not
+// finished its handshake has no request on its way. Counted in connections() meanwhile; reported
+// to the conn_state hook from the handshake's end, on the TLS stream.
+task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context context) {
+  const compact_address remote(c);
+  st->conn_opened();
+  net::tls_result tls =
+      co_await net::tls_server(std::move(c), std::move(context), st->idle_stop.get_token(),
+                               after(tls_handshake_timeout(*st->srv)));
+  if (!tls) {
+    st->conn_closed();
+    const net::tls_error e = tls.error();
+    std::string reason;
+    if (e.conn && e.looks_like_http()) {
+      co_await answer_plaintext(st, *e.conn);
+      reason = "client sent an HTTP request to an HTTPS server";
+    } else {
+      reason = e.message();
+    }
+    if (e.conn) e.conn->close();
+    if (e.err == ringo::errc::operation_canceled) co_return;  // a shutdown: nothing to tell
+    net::address a;
+    remote.get(c, a);
+    st->log(*st->srv, "TLS handshake error from " + a.to_string() + ": " + reason);
+    co_return;
+  }
+  // The state is read once; every request on the connection points at it (request::tls).
+  const net::tls_connection_state state = tls->connection_state();
+  if (state.negotiated_protocol == "h2") {
+    report(st, *tls, conn_state::new_);
+    std::string none;  // (nothing read ahead: ALPN chose HTTP/2 before any byte of it)
+    co_await h2::serve_connection(st, *tls, std::move(none), &state);
+    st->conn_closed();
+    report(st, *tls, conn_state::closed);
+    tls->close();
+    co_return;
+  }
+  co_await serve_light<net::tls_stream>(st, std::move(*tls), &state, clock::now(), true);
 }
 
 server_conn::server_conn(server::state& st) : server_(st.srv), st_(&st) {}
 
 void server_conn::reset() noexcept {
   conn_ = nullptr;
+  info_ = {};
   remote_ = net::address();
   in_.clear();
   parser_.reset();
@@ -154,6 +245,7 @@ void server_conn::reset() noexcept {
   req_.host.clear();
   req_.version_minor = 1;
   req_.remote_address = net::address();
+  req_.tls = nullptr;
   body_.decoder.start(true, 0);
   output_.reset();
   writer_.start(false);
@@ -168,29 +260,31 @@ void server_conn::reset() noexcept {
 }
 
 bool server_conn::pristine() const noexcept {
-  return conn_ == nullptr && in_.empty() && output_.pristine() && reader_.pristine() &&
-         !watch_timer_.armed() && !bad_body_ && !hijacked_ && !handler_suspended_ &&
-         !preface_check_ && !http2_ && !req_scope_ && !req_link_ && !req_stop_.stop_possible() &&
-         body_.done() && req_.method.empty() && req_.header.empty() && req_.body == nullptr &&
-         writer_.status() == 0 && !writer_.header_written() && !writer_.hijacked() &&
-         writer_.body_bytes() == 0;
+  return conn_ == nullptr && info_.tls == nullptr && in_.empty() && output_.pristine() &&
+         reader_.pristine() && !watch_timer_.armed() && !bad_body_ && !hijacked_ &&
+         !handler_suspended_ && !preface_check_ && !http2_ && !req_scope_ && !req_link_ &&
+         !req_stop_.stop_possible() && body_.done() && req_.method.empty() && req_.header.empty() &&
+         req_.body == nullptr && req_.tls == nullptr && writer_.status() == 0 &&
+         !writer_.header_written() && !writer_.hijacked() && writer_.body_bytes() == 0;
 }
 
 void server_conn::set_state(conn_state s) {
   if (server_->conn_state_hook) server_->conn_state_hook(*conn_, s);
 }
 
-task<server_conn::outcome> server_conn::serve(net::conn& c, const compact_address& remote,
-                                              time_point head_start, bool close_after,
-                                              bool returning) {
+task<server_conn::outcome> server_conn::serve(net::stream& c, stream_info info,
+                                              const compact_address& remote, time_point head_start,
+                                              bool close_after, bool returning) {
   conn_ = &c;
+  info_ = info;
   remote.get(c, remote_);
   output_.start_connection(c, st_->conn_stop);
   if (close_after) output_.close_after();
   time_point start = head_start;
   outcome end = outcome::closed;
   // Only a connection's first bytes can be HTTP/2's preface (Go 1.24's unencrypted HTTP/2).
-  preface_check_ = !returning && server_->http2.unencrypted;
+  // (Over TLS, HTTP/2 is ALPN's choice only, as in Go.)
+  preface_check_ = !returning && server_->http2.unencrypted && !info.tls;
   for (;;) {
     if (!co_await read_head(start)) {
       if (http2_) end = outcome::http2;
@@ -337,6 +431,7 @@ task<void> server_conn::serve_request() {
   r.chunked = p.chunked();
   if (p.has_content_length()) r.content_length = p.content_length();
   r.remote_address = remote_;
+  r.tls = info_.tls;
   r.body = &body_;
   const bool empty_body = !p.chunked() && (!p.has_content_length() || p.content_length() == 0);
   body_.decoder.start(empty_body, server_->max_header_bytes);
@@ -472,7 +567,7 @@ task<result<hijacked_conn>> server_conn::take_over() {
   disarm_watch();
   co_await reader_.stop();  // nothing may wait on the connection once it is the handler's
   hijacked_ = true;
-  hijacked_conn out{std::make_unique<net::conn>(std::move(*conn_)), in_.take_unread()};
+  hijacked_conn out{info_.take(*conn_), in_.take_unread()};
   if (server_->conn_state_hook) server_->conn_state_hook(*out.conn, conn_state::hijacked);
   co_return out;
 }

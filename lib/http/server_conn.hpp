@@ -32,6 +32,7 @@
 #include "ringo/http/response_writer.hpp"
 #include "ringo/http/server.hpp"
 #include "ringo/net/conn.hpp"
+#include "ringo/net/tls.hpp"
 #include "ringo/runtime/detail/timer_heap.hpp"
 #include "ringo/runtime/io_context.hpp"
 #include "ringo/runtime/scope.hpp"
@@ -41,6 +42,12 @@ namespace ringo::http::detail {
 
 // Serves one accepted connection until it closes or is hijacked (the light part).
 task<void> serve_connection(server::state* st, net::conn c);
+// Serves one accepted connection over TLS: the handshake (within the read header timeout, stopped
+// by a shutdown), then HTTP/2 if ALPN chose "h2", else HTTP/1.x on the TLS stream.
+task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context context);
+
+// Moves a served stream out to a hijacker: the light part knows its concrete type.
+using take_stream_fn = std::unique_ptr<net::stream> (*)(net::stream&);
 
 // A peer's address in 32 bytes (net::address takes 136): what an idle connection keeps of it.
 // A longer one (a unix path) is read again from the stream when a request needs it.
@@ -62,12 +69,18 @@ class server_conn final : private server_output::connection, private conn_reader
 
   // http2: the connection opened with HTTP/2's preface (prior knowledge); take_input() holds it.
   enum class outcome { idle, closed, hijacked, http2 };
+  // What serve() needs to know of the stream beside its bytes: how to hand it to a hijacker, and
+  // its TLS state (null: plaintext, where HTTP/2's preface may open it).
+  struct stream_info {
+    take_stream_fn take;
+    const net::tls_connection_state* tls;
+  };
   // Serves requests on `c` from a request's first byte (`head_start`, when its header deadline
   // starts) while more input is buffered; then the connection is idle, done, or hijacked (then
   // `c` was moved to the handler). `close_after`: answer this request, then close (it came during
   // a graceful shutdown). `returning`: the connection has been idle before and came back.
-  task<outcome> serve(net::conn& c, const compact_address& remote, time_point head_start,
-                      bool close_after, bool returning);
+  task<outcome> serve(net::stream& c, stream_info info, const compact_address& remote,
+                      time_point head_start, bool close_after, bool returning);
   // The only way back to the spares (server::state::give_back): clears everything a connection
   // carried (output queued or in flight, buffered input, flags, stop sources, the request and the
   // writer) so that nothing of one connection can reach the next, and lets go of what a long
@@ -134,7 +147,8 @@ class server_conn final : private server_output::connection, private conn_reader
 
   server* server_;
   server::state* st_;
-  net::conn* conn_ = nullptr;  // the connection being served (lent by serve_connection)
+  net::stream* conn_ = nullptr;  // the connection being served (lent by serve_connection)
+  stream_info info_{};
   net::address remote_;
   h1::read_buffer in_{4096, 1024};
   h1::message_parser parser_{HTTP_REQUEST};

@@ -28,7 +28,9 @@ struct server::state {
   bool serving = false;
   event serve_done{true};
   std::size_t open_conns = 0;  // not hijacked
-  std::stop_token conn_stop;   // while serving: stops every connection's work (forced)
+  void conn_opened() noexcept;
+  void conn_closed() noexcept;
+  std::stop_token conn_stop;  // while serving: stops every connection's work (forced)
 
   // The Date header, formatted once a second.
   std::string date;
@@ -45,6 +47,20 @@ struct server::state {
   std::vector<std::unique_ptr<detail::server_conn>> spare_conns;
   std::unique_ptr<detail::server_conn> take_conn();
   void give_back(std::unique_ptr<detail::server_conn> c) noexcept;
+
+  // A burst's memory goes back to the system once it is over: when the open connections, or the
+  // server_conns lent out, fall to a quarter of their peak, what was freed is trimmed
+  // (release_free_memory). A fall to a quarter takes at least trim_floor * 3/4 closes, so trims
+  // are rare however a peer opens and closes; below that a burst is too small to matter.
+  struct high_water {
+    std::size_t peak = 0;
+    void rose(std::size_t now) noexcept { peak = now > peak ? now : peak; }
+    // Whether `now` is down to a quarter of a peak worth a trim; that level is the next peak.
+    bool fell_to_quarter(std::size_t now) noexcept;
+  };
+  static constexpr std::size_t trim_floor = 512;
+  std::size_t lent_conns = 0;
+  high_water open_high, lent_high;
 };
 
 }  // namespace ringo::http

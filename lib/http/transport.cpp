@@ -52,6 +52,8 @@ result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string
     remove_idle(pc);
     if (options.max_idle_conns_per_host == transport_options::follow_demand) note_demand(h, now);
     info = {true, true, idle_for};
+    ++conns_got;
+    ++reuses;
     return pc;
   }
   return conn_ptr{};
@@ -74,6 +76,8 @@ task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string
   }
   if (!got->pc) co_return std::move(got->err);
   info = {got->pc->reused, false, {}};
+  ++conns_got;
+  if (info.reused) ++reuses;
   co_return std::move(got->pc);
 }
 
@@ -373,6 +377,7 @@ void transport::state::close_conn(const conn_ptr& pc, std::string reason) {
   if (pc->state == detail::persist_conn::where::closed) return;
   remove_idle(pc);
   pc->state = detail::persist_conn::where::closed;
+  ++closes[reason];
   pc->closed_reason = std::move(reason);
   pc->watch_stop.request_stop();
   pc->stream->close();
@@ -513,6 +518,29 @@ std::size_t transport::waiter_count() const noexcept {
 std::size_t transport::dial_count() const noexcept {
   return state_->dials;
 }
+transport_stats transport::stats() const {
+  const state& st = *state_;
+  transport_stats out;
+  for (const auto& [key, h] : st.hosts) {
+    host_pool_stats hs{key, h.idle.size(), std::size_t(h.in_use()), std::size_t(h.dialing), 0};
+    for (const auto& w : h.idle_waiters) hs.waiting += w->waiting() ? 1 : 0;
+    for (const auto& w : h.dial_waiters) hs.waiting += !w->in_idle_queue && w->waiting() ? 1 : 0;
+    if (h.conns == 0 && hs.waiting == 0) continue;
+    out.idle += hs.idle;
+    out.active += hs.active;
+    out.dialing += hs.dialing;
+    out.waiting += hs.waiting;
+    out.hosts.push_back(std::move(hs));
+  }
+  out.dials = st.dials;
+  out.conns_got = st.conns_got;
+  out.reuses = st.reuses;
+  out.closed.assign(st.closes.begin(), st.closes.end());
+  std::stable_sort(out.closed.begin(), out.closed.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
 std::size_t transport::conns_per_host(const std::string& host_port) const noexcept {
   auto it = state_->hosts.find(host_port);
   return it == state_->hosts.end() ? 0 : std::size_t(it->second.conns);

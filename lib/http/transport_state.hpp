@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -79,6 +82,9 @@ struct transport::state {
   // the LRU costs no allocation (link, unlink).
   detail::conn_list spare_nodes;
   std::size_t dials = 0;
+  std::uint64_t conns_got = 0;
+  std::uint64_t reuses = 0;
+  std::map<std::string, std::uint64_t, std::less<>> closes;  // by reason (stats())
   bool closed = false;
   std::string last_key_;  // host()'s cache
   host_conns* last_host_ = nullptr;

@@ -10,8 +10,10 @@
 // lists. The lists are freed when the thread exits. Under AddressSanitizer a cached block is
 // poisoned, so touching a destroyed frame is still reported.
 #include <cstddef>
+#include <malloc.h>
 #include <new>
 
+#include "ringo/runtime/memory.hpp"
 #include "ringo/runtime/task.hpp"
 
 #if defined(__has_feature)
@@ -108,3 +110,12 @@ void deallocate_frame(void* frame, std::size_t size) noexcept {
 }
 
 }  // namespace ringo::detail
+
+namespace ringo {
+
+void release_free_memory() noexcept {
+  if (detail::current_cache) detail::drain(*detail::current_cache);
+  ::malloc_trim(0);
+}
+
+}  // namespace ringo

@@ -19,6 +19,14 @@ scope::~scope() {
   }
 }
 
+namespace detail {
+std::coroutine_handle<> finish_spawned(child_sink* sink, std::exception_ptr error,
+                                       std::coroutine_handle<> self) noexcept {
+  self.destroy();
+  return sink->child_done(std::move(error));
+}
+}  // namespace detail
+
 void scope::spawn(task<void> t) {
   io_context* ctx = io_context::current();
   if (!ctx) throw std::logic_error("ringo: scope::spawn outside an io_context");

@@ -148,7 +148,10 @@ class string_log {
 // the server and joins the thread.
 class server_thread {
  public:
-  explicit server_thread(http::server& srv) : srv_(&srv), wake_(::eventfd(0, EFD_CLOEXEC)) {
+  explicit server_thread(http::server& srv) : server_thread(srv, std::nullopt) {}
+  // Serves TLS with `tls` (server::serve_tls) when given.
+  server_thread(http::server& srv, std::optional<net::tls_config> tls)
+      : srv_(&srv), tls_(std::move(tls)), wake_(::eventfd(0, EFD_CLOEXEC)) {
     if (!wake_) throw std::system_error(errno, std::system_category(), "eventfd");
     auto ready = ready_.get_future();
     thread_ = std::thread([this] { thread_main(); });
@@ -161,7 +164,7 @@ class server_thread {
   std::uint16_t port() const noexcept { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string url(std::string_view path = "/") const {
-    return "http://" + address() + std::string(path);
+    return (tls_ ? "https://" : "http://") + address() + std::string(path);
   }
 
   // Starts a graceful shutdown on the loop; the future is ready when shutdown() returned.
@@ -243,7 +246,11 @@ class server_thread {
   }
 
   static task<void> serve_task(server_thread* self, net::listener* l) {
-    auto r = co_await self->srv_->serve(*l);
+    result<void, net::op_error> r;
+    if (self->tls_)
+      r = co_await self->srv_->serve_tls(*l, *self->tls_);
+    else
+      r = co_await self->srv_->serve(*l);
     EXPECT_TRUE(r) << "serve: " << r.error().message();
     self->served_.mark();
   }
@@ -273,6 +280,7 @@ class server_thread {
   }
 
   http::server* srv_;
+  std::optional<net::tls_config> tls_;
   unique_fd wake_;
   std::promise<std::uint16_t> ready_;
   std::uint16_t port_ = 0;

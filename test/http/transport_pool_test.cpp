@@ -223,5 +223,85 @@ TEST_F(TransportPool, CloseStopsTheTrimmersWait) {
   EXPECT_EQ(t.idle_count(), 0u);
 }
 
+// transport::stats() during a load and after it: the hosts' figures add up to the pool's, every
+// round trip was a dial or a reuse, and a pinned bound's refusals are counted by reason. (The
+// fixture checks that no descriptor is left open.)
+struct stats_run {
+  std::vector<transport_stats> during;
+  transport_stats after, closed;
+  int failures = 0;
+};
+
+task<void> sample_stats(transport* t, stats_run* out, const bool* done) {
+  while (!*done) {
+    out->during.push_back(t->stats());
+    (void)co_await sleep_for(2ms);
+  }
+}
+
+task<void> load_with_stats(transport* t, std::string u, stats_run* out) {
+  bool done = false;
+  {
+    scope sc;
+    sc.spawn(sample_stats(t, out, &done));
+    co_await concurrently(t, u, 8, 50, &out->failures);
+    done = true;
+    co_await sc.join();
+  }
+  out->after = t->stats();
+  t->close_idle_connections();
+  out->closed = t->stats();
+  co_await t->close();
+}
+
+TEST_F(TransportPool, StatsAddUpDuringALoadRun) {
+  http::server srv(say_hello);
+  test::server_thread up(srv);
+  transport_options o;
+  o.max_idle_conns_per_host = 2;  // pinned, so that some conns are refused and counted
+  transport t(o);
+  stats_run r;
+  ringo::run(load_with_stats(&t, up.url(), &r));
+  EXPECT_EQ(r.failures, 0);
+  ASSERT_FALSE(r.during.empty());
+  bool saw_active = false;
+  for (const transport_stats& s : r.during) {
+    std::size_t idle = 0, active = 0, dialing = 0, waiting = 0;
+    for (const host_pool_stats& h : s.hosts) {
+      EXPECT_EQ(h.host, up.address());
+      idle += h.idle, active += h.active, dialing += h.dialing, waiting += h.waiting;
+    }
+    EXPECT_EQ(idle, s.idle);
+    EXPECT_EQ(active, s.active);
+    EXPECT_EQ(dialing, s.dialing);
+    EXPECT_EQ(waiting, s.waiting);
+    // Never more in use, or waiting, than there are clients. (Dials may be more: one started
+    // for a waiter goes on when an idle conn served it first, and its conn joins the pool.)
+    EXPECT_LE(s.active, 8u);
+    EXPECT_LE(s.waiting, 8u);
+    EXPECT_LE(s.idle, 2u);
+    saw_active = saw_active || s.active > 0;
+  }
+  EXPECT_TRUE(saw_active);
+  // Every one of the 400 round trips got a conn: a reused one, or a new one that a dial made.
+  EXPECT_EQ(r.after.conns_got, 400u);
+  EXPECT_GT(r.after.reuses, 0u);
+  EXPECT_LE(r.after.conns_got - r.after.reuses, r.after.dials);
+  EXPECT_EQ(r.after.dials, t.dial_count());
+  EXPECT_EQ(r.after.active, 0u);
+  EXPECT_EQ(r.after.idle, 2u);
+  // Conns refused by the bound of 2: all but the ones left idle, when the last loop ended.
+  std::uint64_t refused = 0, called = 0, total = 0;
+  for (const auto& [why, n] : r.closed.closed) {
+    total += n;
+    if (why == "http: putIdleConn: too many idle connections for host") refused = n;
+    if (why == "http: CloseIdleConnections called") called = n;
+  }
+  EXPECT_GT(refused, 0u);
+  EXPECT_EQ(called, 2u);
+  EXPECT_EQ(total, r.after.dials);  // every conn dialed is closed, each for one reason
+  EXPECT_TRUE(r.closed.hosts.empty());
+}
+
 }  // namespace
 }  // namespace ringo::http

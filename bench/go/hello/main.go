@@ -1,6 +1,6 @@
-// hello: Go's net/http peer for bench/http.sh, the same "Hello, World!" hello_server answers.
-// Standard library only; http.sh builds it offline (GOFLAGS=-mod=mod GOPROXY=off) and runs it with
-// GOMAXPROCS=1.
+// hello: Go's net/http peer for bench/http.sh (and, with -tls-cert and -tls-key, bench/https.sh:
+// ListenAndServeTLS), the same "Hello, World!" hello_server answers. Standard library only; the
+// scripts build it offline (GOFLAGS=-mod=mod GOPROXY=off) and run it with GOMAXPROCS=1.
 package main
 
 import (
@@ -11,11 +11,16 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	cert := flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	key := flag.String("tls-key", "", "and this key (PEM)")
 	flag.Parse()
 	body := []byte("Hello, World!")
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(body)
 	})
+	if *cert != "" {
+		log.Fatal(http.ListenAndServeTLS(*listen, *cert, *key, nil))
+	}
 	log.Fatal(http.ListenAndServe(*listen, nil))
 }

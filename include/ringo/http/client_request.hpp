@@ -68,6 +68,9 @@ struct client_request {
   // The whole exchange must end by then: waiting for a conn, writing, the response head and
   // every read of its body (Go's request context deadline). Past it: errc::timed_out.
   time_point deadline = no_deadline;
+  // No transparent gzip for this request (transport_options::disable_compression for one): the
+  // body comes as the server sent it. A reverse proxy passes bodies on so.
+  bool disable_compression = false;
 
   // GET/HEAD/OPTIONS/TRACE, or an Idempotency-Key / X-Idempotency-Key header.
   bool idempotent() const noexcept;

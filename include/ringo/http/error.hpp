@@ -22,11 +22,11 @@ enum class errc {
   header_already_sent,      // too late: the header is on its way
   too_much_framing,         // chunk framing far beyond its data (Go #64433's guard)
   handler_timeout,          // a write after timeout_handler's limit (Go's ErrHandlerTimeout)
-  gzip_invalid,  // a gzip-encoded body that does not decode (gzip.ErrHeader, ErrChecksum, flate
-                 // errors)
-  invalid_pattern,          // a mux pattern that does not parse
-  pattern_conflict,         // a mux pattern that conflicts with one registered before
-  invalid_url,              // a URL that does not parse
+  gzip_invalid,      // a gzip-encoded body that does not decode (gzip.ErrHeader, ErrChecksum, flate
+                     // errors)
+  invalid_pattern,   // a mux pattern that does not parse
+  pattern_conflict,  // a mux pattern that conflicts with one registered before
+  invalid_url,       // a URL that does not parse
 
   // The transport's and the client's.
   unsupported_scheme,         // "unsupported protocol scheme"

@@ -20,6 +20,10 @@
 #include <ringo/http/headers.hpp>
 #include <ringo/net/address.hpp>
 
+namespace ringo::net {
+struct tls_connection_state;
+}
+
 namespace ringo::http {
 
 struct request {
@@ -34,6 +38,10 @@ struct request {
   net::address remote_address;
   std::stop_token stop;
   body_reader* body = nullptr;  // never null in a handler; an empty body reads 0 at once
+  // The connection's TLS state (Go's Request.TLS): version, cipher, ALPN, server name, the
+  // client's certificates. Null on a plaintext connection. Owned by the connection: valid while
+  // the handler runs (include <ringo/net/tls.hpp> to read it).
+  const net::tls_connection_state* tls = nullptr;
 
   // Set by the mux: the pattern that matched and its wildcards' values.
   std::string pattern;

@@ -8,8 +8,15 @@
 // been read, idle_timeout while waiting for the next request on a kept-alive connection.
 //
 // HTTP/2: a plaintext connection that opens with HTTP/2's preface is served as HTTP/2 (prior
-// knowledge, "h2c"; http2.unencrypted turns it off). Each stream gets the same handler, its own
-// request and response_writer; request::stop fires on the stream's RST_STREAM too.
+// knowledge, "h2c"; http2.unencrypted turns it off); over TLS, a client that chose "h2" by ALPN
+// (http2.over_tls). Each stream gets the same handler, its own request and response_writer;
+// request::stop fires on the stream's RST_STREAM too.
+//
+// HTTPS (serve_tls, listen_and_serve_tls: Go's ServeTLS, ListenAndServeTLS): one tls_context for
+// the server, a handshake in each connection's coroutine within the shortest of
+// read_header_timeout, read_timeout and write_timeout (Go's tlsHandshakeTimeout), stopped by
+// shutdown() or close(). Plaintext HTTP sent to the TLS port gets Go's 400 ("Client sent an HTTP
+// request to an HTTPS server."); any other failed handshake is logged and closed.
 #pragma once
 
 #include <chrono>
@@ -27,6 +34,7 @@
 #include <ringo/net/conn.hpp>
 #include <ringo/net/error.hpp>
 #include <ringo/net/listener.hpp>
+#include <ringo/net/tls.hpp>
 #include <ringo/runtime/event.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -48,6 +56,9 @@ struct http2_config {
   // PRI request, 400) and it offers no Upgrade: h2c (the header proxies forward, behind "h2c
   // smuggling"): only a client that chose HTTP/2 gets it. false: the preface gets HTTP/1's 400.
   bool unencrypted = true;
+  // Offer "h2" by ALPN on a TLS listener, before "http/1.1" (Go's default for TLS; Go 1.24's
+  // Protocols.SetHTTP2). false: TLS clients get HTTP/1.1.
+  bool over_tls = true;
   // Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS), and handlers running
   // at once per connection: a stream that comes while as many handlers run, reset ones included,
   // waits for one to return (Go's fix for rapid reset, go.dev/issue/63417).
@@ -75,6 +86,8 @@ class server {
   duration idle_timeout = std::chrono::seconds(75);         // between requests; 0: read_timeout
   std::size_t max_header_bytes = 1 << 20;  // HTTP/2: SETTINGS_MAX_HEADER_LIST_SIZE, as in Go
   http2_config http2;
+  // Over TLS, from the handshake's end on (new_ included), with the TLS stream; a connection whose
+  // handshake fails is not reported (Go reports StateNew at the accept).
   std::function<void(const net::stream&, conn_state)> conn_state_hook;
   std::function<void(std::string_view)> error_log;  // default: stderr
 
@@ -92,6 +105,20 @@ class server {
   // Listens on "host:port" (tcp) and serves.
   task<result<void, net::op_error>> listen_and_serve(std::string address,
                                                      std::stop_token stop = {});
+  // serve() over TLS (Go's ServeTLS). The config needs certificates; its next_protos get "h2"
+  // (when http2.over_tls) and "http/1.1", as Go adds them. A config that does not build (a
+  // missing file, a key that does not match) fails at once, `l` closed: "listen tcp
+  // 127.0.0.1:8443: tls: open cert.pem: no such file or directory".
+  task<result<void, net::op_error>> serve_tls(net::listener& l, net::tls_config config,
+                                              std::stop_token stop = {});
+  // With a context built beforehand, used as it is (its ALPN list included).
+  task<result<void, net::op_error>> serve_tls(net::listener& l, net::tls_context context,
+                                              std::stop_token stop = {});
+  // Listens on "host:port" (tcp) and serves TLS with the PEM files' chain and key (Go's
+  // ListenAndServeTLS).
+  task<result<void, net::op_error>> listen_and_serve_tls(std::string address, std::string cert_file,
+                                                         std::string key_file,
+                                                         std::stop_token stop = {});
   // Graceful: stops accepting, closes idle connections, lets active requests finish, and returns
   // when serve() has returned. A stop request on `force` turns it into close().
   task<void> shutdown(std::stop_token force = {});
@@ -104,11 +131,18 @@ class server {
   struct state;
 
  private:
+  // serve(), over TLS when `tls` is not empty.
+  task<result<void, net::op_error>> serve_on(net::listener& l, net::tls_context tls,
+                                             std::stop_token stop);
   std::unique_ptr<state> state_;
 };
 
 // Serves `h` on "host:port" with a default server.
 task<result<void, net::op_error>> listen_and_serve(std::string address, http::handler h,
                                                    std::stop_token stop = {});
+// Serves `h` over TLS on "host:port" with a default server (Go's http.ListenAndServeTLS).
+task<result<void, net::op_error>> listen_and_serve_tls(std::string address, std::string cert_file,
+                                                       std::string key_file, http::handler h,
+                                                       std::stop_token stop = {});
 
 }  // namespace ringo::http

@@ -25,6 +25,13 @@ class task;
 
 namespace detail {
 
+class child_sink;  // spawn.hpp
+
+// A task a scope (or run, or an io_context's adopt) started finishes here: its frame is destroyed
+// and its sink told (scope.cpp). Spawned tasks need no frame of their own around them.
+std::coroutine_handle<> finish_spawned(child_sink* sink, std::exception_ptr error,
+                                       std::coroutine_handle<> self) noexcept;
+
 // Coroutine frames come from a per-thread cache of recycled blocks (lib/runtime/frame_pool.cpp),
 // so the many short-lived tasks of, say, an HTTP request cost no malloc and free each.
 void* allocate_frame(std::size_t size);
@@ -44,6 +51,7 @@ class task_promise_base {
     template <typename Promise>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> self) noexcept {
       task_promise_base& p = self.promise();
+      if (p.sink_) return finish_spawned(p.sink_, self.promise().take_exception(), self);
       if (p.inline_start_) {
         // Still inside the parent's await_suspend: let it continue without suspending.
         p.finished_inline_ = true;
@@ -54,6 +62,9 @@ class task_promise_base {
     void await_resume() noexcept {}
   };
   final_awaiter final_suspend() noexcept { return {}; }
+
+  // A spawned task reports to `sink` when it finishes, instead of resuming a parent.
+  void set_sink(child_sink* sink) noexcept { sink_ = sink; }
 
   // Runs the task until it first suspends or finishes; true if it is now suspended.
   bool start_from(std::coroutine_handle<> parent, std::coroutine_handle<> self) {
@@ -66,6 +77,7 @@ class task_promise_base {
 
  private:
   std::coroutine_handle<> continuation_;
+  child_sink* sink_ = nullptr;
   bool inline_start_ = false;
   bool finished_inline_ = false;
 };
@@ -83,6 +95,9 @@ class task_promise : public task_promise_base {
     if (result_.index() == 2) std::rethrow_exception(std::get<2>(result_));
     return std::move(std::get<1>(result_));
   }
+  std::exception_ptr take_exception() noexcept {
+    return result_.index() == 2 ? std::move(std::get<2>(result_)) : nullptr;
+  }
 
  private:
   std::variant<std::monostate, T, std::exception_ptr> result_;
@@ -97,6 +112,7 @@ class task_promise<void> : public task_promise_base {
   void take() {
     if (exception_) std::rethrow_exception(exception_);
   }
+  std::exception_ptr take_exception() noexcept { return std::move(exception_); }
 
  private:
   std::exception_ptr exception_;
@@ -122,6 +138,8 @@ class [[nodiscard]] task {
   }
 
   bool valid() const noexcept { return bool(handle_); }
+  // The frame, for a scope to run as a child (detail::make_child): the task gives it up.
+  handle_type release() noexcept { return std::exchange(handle_, {}); }
 
   struct awaiter {
     handle_type child;

@@ -34,8 +34,10 @@ inline preface_match match_preface(std::string_view input) noexcept {
 // Serves HTTP/2 on `s` until the connection ends: the client leaves, the server shuts down (a
 // GOAWAY, then the streams in flight finish), a protocol error, or a timeout. `preread`: bytes
 // already read from `s`, the preface first. Returns when every stream's handler has returned; the
-// caller closes `s` (and counts the connection).
-task<void> serve_connection(server::state* st, net::stream& s, std::string preread);
+// caller closes `s` (and counts the connection). `tls`: the stream's TLS state, which every
+// request points at (request::tls); null for plaintext.
+task<void> serve_connection(server::state* st, net::stream& s, std::string preread,
+                            const net::tls_connection_state* tls = nullptr);
 
 // Serves a stream that negotiated "h2" (TLS, ALPN) as one connection of the server: counted in
 // server::connections(), reported to the conn_state hook, and closed at the end.

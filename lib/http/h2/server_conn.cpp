@@ -170,10 +170,11 @@ struct server_conn::callbacks {
   }
 };
 
-server_conn::server_conn(server::state& st, net::stream& s)
+server_conn::server_conn(server::state& st, net::stream& s, const net::tls_connection_state* tls)
     : st_(&st),
       srv_(st.srv),
       stream_(&s),
+      tls_(tls),
       max_header_list_(static_cast<std::uint32_t>(std::min<std::size_t>(
           st.srv->max_header_bytes + 10 * 32, UINT32_MAX))),  // Go: adjustHTTP1MaxHeaderSize
       reset_tokens_(reset_burst) {}
@@ -225,16 +226,17 @@ void server_conn::start_session() {
   max_streams_ = streams;
 }
 
-task<void> serve_connection(server::state* st, net::stream& s, std::string preread) {
-  server_conn c(*st, s);
+task<void> serve_connection(server::state* st, net::stream& s, std::string preread,
+                            const net::tls_connection_state* tls) {
+  server_conn c(*st, s, tls);
   co_await c.serve(std::move(preread));
 }
 
 task<void> serve_stream(server::state* st, std::unique_ptr<net::stream> s) {
-  ++st->open_conns;
+  st->conn_opened();
   if (st->srv->conn_state_hook) st->srv->conn_state_hook(*s, conn_state::new_);
   co_await serve_connection(st, *s, {});
-  --st->open_conns;
+  st->conn_closed();
   if (st->srv->conn_state_hook) st->srv->conn_state_hook(*s, conn_state::closed);
   s->close();
 }
@@ -347,6 +349,7 @@ void server_conn::start_handler(server_stream& s) {
   if (!s.stop.stop_possible()) s.stop = std::stop_source();  // (kept by a reused stream)
   s.req.stop = s.stop.get_token();
   s.req.remote_address = remote_;
+  s.req.tls = tls_;
   if (srv_->read_timeout > duration::zero() || srv_->write_timeout > duration::zero()) {
     const time_point now = clock::now();
     s.read_deadline = after_from(now, srv_->read_timeout);

@@ -52,7 +52,7 @@ namespace ringo::http::h2 {
 
 class server_conn {
  public:
-  server_conn(server::state& st, net::stream& s);
+  server_conn(server::state& st, net::stream& s, const net::tls_connection_state* tls = nullptr);
   ~server_conn();
   server_conn(const server_conn&) = delete;
   server_conn& operator=(const server_conn&) = delete;
@@ -116,6 +116,7 @@ class server_conn {
   server* srv_;
   net::stream* stream_;
   net::address remote_;
+  const net::tls_connection_state* tls_ = nullptr;  // the stream's (request::tls), owned by it
   nghttp2_session* session_ = nullptr;
   std::uint32_t max_header_list_;
   std::uint32_t max_streams_ = 250;

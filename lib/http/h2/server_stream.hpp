@@ -121,7 +121,7 @@ class server_stream final : public response_sink, public body_reader {
   std::int32_t id_;
   headers trailers_;
   headers out_trailers_;  // response_writer::trailer()'s fields, sent after the body
-  std::string in_;  // body bytes received and not yet read (bounded by the stream's window)
+  std::string in_;        // body bytes received and not yet read (bounded by the stream's window)
   std::size_t in_pos_ = 0;
   std::string out_;  // body bytes queued and not yet framed
   std::size_t out_pos_ = 0;

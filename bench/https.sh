@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# HTTPS load benchmarks (issue 12): hello_server --tls-cert (1 thread) against nginx (1 worker,
+# `listen ... ssl`, `return 200`) and Go's net/http ListenAndServeTLS (GOMAXPROCS=1), all serving
+# "Hello, World!" on 127.0.0.1 with the same ECDSA P-256 certificate (made here with the openssl
+# CLI), the server pinned to core 0 and wrk to core 1.
+#
+# For each server, two loads: keep-alive (wrk -t1 -c64: the record layer's cost per request) and
+# a new TLS connection per request (wrk -t1 -c16 -H 'Connection: close': a full handshake each,
+# wrk resuming no session). Figures: requests/s and server CPU µs per request (utime+stime from
+# /proc/PID/stat over the run, divided by the requests wrk counted). Servers run in turn, ROUNDS
+# times interleaved; the table shows medians and ratios to nginx.
+#
+#   bench/https.sh [BUILD_DIR]    default build/bench; prints a markdown table
+# Environment: HTTPS_BENCH_SECONDS (5 per wrk run), HTTPS_BENCH_ROUNDS (3),
+# HTTPS_BENCH_SERVERS ("ringo nginx go").
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${1:-build/bench}
+secs=${HTTPS_BENCH_SECONDS:-5}
+rounds=${HTTPS_BENCH_ROUNDS:-3}
+servers=(${HTTPS_BENCH_SERVERS:-ringo nginx go})
+py=/usr/bin/python3
+[[ -x $py ]] || py=python3
+
+say() { echo "https.sh: $*" >&2; }
+
+for tool in wrk openssl; do
+  command -v "$tool" >/dev/null || { say "$tool is not installed: skipping"; exit 0; }
+done
+if [[ ! -x $build/examples/hello_server ]]; then
+  say "building hello_server in $build"
+  meson compile -C "$build" hello_server >&2
+fi
+
+server_core=0 client_core=1
+(($(nproc) >= 2)) || client_core=0
+
+tmp=$(mktemp -d)
+launched=()  # PIDs we started, stopped by PID on exit
+cleanup() {
+  local pid
+  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# One ECDSA P-256 certificate for all: self-signed, for 127.0.0.1 (wrk verifies nothing).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" \
+  -out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+
+go_bin=
+if [[ " ${servers[*]} " == *" go "* ]] && command -v go >/dev/null; then
+  if (cd bench/go/hello && GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$tmp/gocache \
+      GOPATH=$tmp/gopath go build -o "$tmp/go_hello" .) >&2; then
+    go_bin=$tmp/go_hello
+  else
+    say "go build failed: leaving Go out"
+  fi
+fi
+nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+
+available=()
+for s in "${servers[@]}"; do
+  case $s in
+    nginx) [[ -n $nginx_bin ]] || { say "nginx is not installed: left out"; continue; } ;;
+    go) [[ -n $go_bin ]] || { say "go is not installed: left out"; continue; } ;;
+  esac
+  available+=("$s")
+done
+
+free_port() {
+  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ready() {  # port
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# nginx with the settings a TLS deployment would use: one worker, tickets on, a session cache.
+nginx_conf() {  # dir port
+  mkdir -p "$1"
+  cat >"$1/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  server_tokens off;
+  keepalive_requests 1000000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $1/body;
+  proxy_temp_path $1/proxy;
+  fastcgi_temp_path $1/fastcgi;
+  uwsgi_temp_path $1/uwsgi;
+  scgi_temp_path $1/scgi;
+  server {
+    listen 127.0.0.1:$2 ssl;
+    ssl_certificate $tmp/cert.pem;
+    ssl_certificate_key $tmp/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    default_type text/plain;
+    location / { return 200 "Hello, World!"; }
+  }
+}
+EOF
+}
+
+# Starts server $1 on port $2: sets launch_pid (what we kill) and server_pid (what we measure:
+# nginx's worker, else the process itself).
+start_server() {
+  local name=$1 port=$2 addr=127.0.0.1:$2
+  local tls=(--tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem")
+  case $name in
+    ringo) taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" \
+             --threads 1 "${tls[@]}" 2>/dev/null & ;;
+    nginx)
+      nginx_conf "$tmp/nginx" "$port"
+      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+    go) GOMAXPROCS=1 taskset -c "$server_core" "$go_bin" --listen "$addr" \
+          -tls-cert "$tmp/cert.pem" -tls-key "$tmp/key.pem" 2>/dev/null & ;;
+  esac
+  launch_pid=$!
+  launched+=("$launch_pid")
+  wait_ready "$port" || { say "$name did not start"; return 1; }
+  server_pid=$launch_pid
+  if [[ $name == nginx ]]; then
+    local i
+    for ((i = 0; i < 50; i++)); do
+      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
+      [[ -n $server_pid ]] && break
+      sleep 0.05
+    done
+    [[ -n $server_pid ]] || { say "no nginx worker"; return 1; }
+  fi
+}
+
+stop_server() {
+  kill "$launch_pid" 2>/dev/null || true
+  wait "$launch_pid" 2>/dev/null || true
+}
+
+cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+hz=$(getconf CLK_TCK)
+
+# wrk against port $1 with $2 connections, extra arguments after; prints "rps us_per_request".
+measure() {
+  local port=$1 conns=$2
+  shift 2
+  local before after out
+  before=$(cpu_ticks "$server_pid")
+  out=$(taskset -c "$client_core" wrk -t1 -c"$conns" -d"${secs}s" "https://127.0.0.1:$port/" "$@")
+  after=$(cpu_ticks "$server_pid")
+  echo "$out" | awk -v cpu=$((after - before)) -v hz="$hz" -v secs="$secs" '
+    / requests in / { n = $1 }
+    END { if (n > 0) printf "%.0f %.2f\n", n / secs, cpu / hz * 1e6 / n; else print "0 nan" }'
+}
+
+declare -A ka_rps ka_us new_rps new_us
+for ((round = 1; round <= rounds; round++)); do
+  for s in "${available[@]}"; do
+    port=$(free_port)
+    start_server "$s" "$port" || continue
+    taskset -c "$client_core" wrk -t1 -c16 -d1s "https://127.0.0.1:$port/" >/dev/null  # warm-up
+    read -r rps us < <(measure "$port" 64)
+    ka_rps[$s]+="$rps " ka_us[$s]+="$us "
+    read -r rps us < <(measure "$port" 16 -H "Connection: close")
+    new_rps[$s]+="$rps " new_us[$s]+="$us "
+    stop_server
+    say "round $round $s: keep-alive ${ka_us[$s]}µs, new connection ${new_us[$s]}µs"
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "| server | keep-alive req/s | CPU µs/req | ×nginx | new conn req/s | CPU µs/req | ×nginx |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+nginx_ka=$(echo "${ka_us[nginx]:-}" | median)
+nginx_new=$(echo "${new_us[nginx]:-}" | median)
+for s in "${available[@]}"; do
+  kr=$(echo "${ka_rps[$s]}" | median) ku=$(echo "${ka_us[$s]}" | median)
+  nr=$(echo "${new_rps[$s]}" | median) nu=$(echo "${new_us[$s]}" | median)
+  kx=$(awk -v a="$ku" -v b="$nginx_ka" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  nx=$(awk -v a="$nu" -v b="$nginx_new" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+  echo "| $s | $kr | $ku | $kx | $nr | $nu | $nx |"
+done
+echo
+echo "ECDSA P-256, TLS 1.3 (wrk's OpenSSL), ${secs} s per run, medians of $rounds rounds; server on"
+echo "core $server_core, wrk on core $client_core. Goals (issue 12): keep-alive ≤ 1.1× nginx's CPU per"
+echo "request; per new connection ≤ nginx's."
