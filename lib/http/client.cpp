@@ -88,6 +88,7 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
   if (req.method.empty()) req.method = "GET";
   const std::string op = operation_name(req.method);
   const std::string initial_host = req.url.host;
+  const bool own_referer = req.header.contains("Referer");
   bool client_deadline = false;
   if (options_.timeout > duration::zero()) {
     time_point d = clock::now() + options_.timeout;
@@ -127,7 +128,9 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
                       "stopped after " + std::to_string(options_.max_redirects) + " redirects"});
     }
     co_await discard_redirect_body(*r, stop);
-    std::string referer = req.url.string();
+    // The last URL, or none from https to http (Go's refererForURL); the caller's own stays.
+    std::string referer =
+        req.url.scheme == "https" && next->scheme == "http" ? std::string() : req.url.string();
     req.method = plan.method;
     req.url = std::move(*next);
     if (!plan.keep_body) {
@@ -137,7 +140,8 @@ task<result<response, client_error>> client::send(client_request req, std::stop_
     if (!same_or_subdomain(req.url.host, initial_host))
       for (std::string_view h : {"Authorization", "Www-Authenticate", "Cookie", "Cookie2"})
         req.header.erase(h);
-    if (!req.header.contains("Referer")) req.header.set("Referer", referer);
+    if (!own_referer && referer.empty()) req.header.erase("Referer");
+    if (!own_referer && !referer.empty()) req.header.set("Referer", referer);
     if (options_.check_redirect) {
       if (std::error_code ec = options_.check_redirect(req, redirects + 1))
         co_return fail({ec, ec.message()});

@@ -68,6 +68,8 @@ class http_category_impl final : public std::error_category {
         return "failed to parse Location header";
       case errc::bad_status:
         return "http: error status";
+      case errc::tls_handshake_timeout:
+        return "net/http: TLS handshake timeout";
     }
     return "http: unknown error";
   }

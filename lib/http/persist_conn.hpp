@@ -9,6 +9,7 @@
 
 #include <ringo/http/transport.hpp>
 #include <ringo/net/stream.hpp>
+#include <ringo/net/tls.hpp>
 #include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/io_context.hpp>
 
@@ -33,8 +34,10 @@ struct persist_conn : std::enable_shared_from_this<persist_conn> {
   persist_conn(const persist_conn&) = delete;
   persist_conn& operator=(const persist_conn&) = delete;
 
-  std::string key;  // host:port
+  std::string key;  // the pool key: "host:port", "https://host:port"
   std::unique_ptr<net::stream> stream;
+  // An https conn's state after its handshake (response::tls); null for http.
+  std::shared_ptr<const net::tls_connection_state> tls;
   // Bytes read and not yet consumed. Allocated at the first read, released when the conn is
   // closed.
   h1::read_buffer in{16384, 4096};

@@ -83,7 +83,7 @@ void build_head(std::string& head, const client_request& req, const transport_op
     head += v6 ? "Host: [" : "Host: ";
     head += u.host;
     if (v6) head += ']';
-    if (u.port != (u.scheme == "https" ? 443 : 80)) {
+    if (u.port != (std::string_view(u.scheme) == "https" ? 443 : 80)) {
       head += ':';
       h1::append_decimal(head, u.port);
     }
@@ -279,13 +279,17 @@ task<result<response, client_error>> transport::round_trip(client_request req,
                                                            std::stop_token stop) {
   std::shared_ptr<state> s = state_;
   detail::source_closer closer{req.source};
-  if (req.url.scheme != "http")
+  // (string_view comparisons: a size check first, no strlen or out-of-line compare)
+  const std::string_view scheme = req.url.scheme;
+  const bool tls = scheme == "https";
+  if (!tls && scheme != "http")
     co_return client_error{make_error_code(errc::unsupported_scheme),
                            "unsupported protocol scheme \"" + req.url.scheme + "\""};
   if (req.method.empty()) req.method = "GET";
   for (int attempt = 0;; ++attempt) {
     got_conn_info info;
     std::string key = req.url.authority();
+    if (tls) key.insert(0, detail::https_key_prefix);
     result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info);
     if (got && !*got) got = co_await s->wait_for_conn(std::move(key), req, stop, info);
     if (!got) {
@@ -324,6 +328,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
                    (p->has_content_length() && p->content_length() == 0 && !p->chunked());
     if (r.status == 204 || r.status == 304) r.content_length = 0;
     r.header = std::move(p->fields);
+    r.tls = pc->tls;
     if (r.status == 101 && !req.header.contains("Upgrade")) {
       // Nothing asked to switch: the bytes after it are not HTTP, and the caller expects a
       // response it will not get.

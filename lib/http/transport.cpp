@@ -32,7 +32,12 @@ result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string
                                                                const client_request& req,
                                                                const std::stop_token& stop,
                                                                got_conn_info& info) {
-  if (req.trace && req.trace->get_conn) req.trace->get_conn(key);
+  if (req.trace && req.trace->get_conn) {  // host:port, as Go's GetConn
+    std::string_view host_port = key;
+    if (host_port.starts_with(detail::https_key_prefix))
+      host_port.remove_prefix(detail::https_key_prefix.size());
+    req.trace->get_conn(host_port);
+  }
   if (closed) return client_error{make_error_code(errc::transport_closed), {}};
   if (stop.stop_requested()) return detail::canceled_error();
   host_conns& h = host(key);
@@ -149,14 +154,43 @@ net::dial_trace forward_while_waiting(const want_ptr& w) {
   return t;
 }
 
-}  // namespace
+// A dialed conn, ready for HTTP: the stream, and for https its handshake's state.
+struct dialed_conn {
+  std::unique_ptr<net::stream> stream;
+  std::shared_ptr<const net::tls_connection_state> tls;
+};
 
-// The dial belongs to the transport, not to the request: a conn arriving after its waiter was
-// served elsewhere or gave up goes to the pool (Go #59017, late binding).
-task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry) {
-  want_ptr w = entry->w;
-  std::stop_token stop = entry->stop.get_token();
-  std::string key = w->key;
+// Go's persistConn.addTLS: the handshake under tls_handshake_timeout and the dial's stop, with
+// the host as server name unless the config names one. The trace hears of it while the request
+// that started the dial still waits.
+task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w, net::conn c,
+                                                std::string host, std::stop_token stop) {
+  auto trace = [&w]() -> const client_trace* { return w->waiting() ? w->trace : nullptr; };
+  if (const client_trace* t = trace(); t && t->tls_handshake_start) t->tls_handshake_start();
+  const duration limit = s->options.tls_handshake_timeout;
+  const time_point deadline = limit > duration::zero() ? clock::now() + limit : no_deadline;
+  if (!s->options.tls.server_name.empty()) host.clear();
+  net::tls_result shaken =
+      co_await net::tls_client(std::move(c), s->client_tls(), std::move(stop), deadline, host);
+  if (!shaken) {
+    client_error e = shaken.error() == ringo::errc::timed_out
+                         ? client_error(errc::tls_handshake_timeout)
+                         : client_error(shaken.error().code(), shaken.error().message());
+    if (const client_trace* t = trace(); t && t->tls_handshake_done)
+      t->tls_handshake_done({}, e.code());
+    co_return e;
+  }
+  auto state = std::make_shared<const net::tls_connection_state>(shaken->connection_state());
+  if (const client_trace* t = trace(); t && t->tls_handshake_done)
+    t->tls_handshake_done(*state, {});
+  co_return dialed_conn{std::make_unique<net::tls_stream>(std::move(*shaken)), std::move(state)};
+}
+
+// Dials the conn a key names: "host:port", or "https://host:port" and then the handshake.
+task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_ptr w,
+                                                     std::string key, std::stop_token stop) {
+  const bool tls = key.starts_with(detail::https_key_prefix);
+  if (tls) key.erase(0, detail::https_key_prefix.size());
   // (No co_await inside ?: with GCC 12.)
   result<net::conn, net::op_error> dialed = net::op_error{};
   if (s->options.dial) {
@@ -169,16 +203,47 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   } else {
     dialed = co_await s->options.dialer.dial("tcp", key, stop);
   }
+  if (!dialed) {
+    net::op_error e = dialed.error();
+    co_return client_error{e.code(), e.message()};
+  }
+  if (tls) {
+    std::string host;
+    if (auto hp = net::split_host_port(key)) host = std::string(hp->host);
+    co_return co_await add_tls(s, std::move(w), std::move(*dialed), std::move(host),
+                               std::move(stop));
+  }
+  co_return dialed_conn{std::make_unique<net::conn>(std::move(*dialed)), nullptr};
+}
+
+}  // namespace
+
+const net::tls_context& transport::state::client_tls() {
+  if (!tls_context_) {
+    net::tls_config config = options.tls;
+    config.next_protos = {"http/1.1"};
+    tls_context_.emplace(config);
+  }
+  return *tls_context_;
+}
+
+// The dial belongs to the transport, not to the request: a conn arriving after its waiter was
+// served elsewhere or gave up goes to the pool (Go #59017, late binding). An https dial's
+// handshake is part of it.
+task<void> dial_conn_for(transport::state* s, transport::state::dial_list::iterator entry) {
+  want_ptr w = entry->w;
+  std::stop_token stop = entry->stop.get_token();
+  std::string key = w->key;
+  result<dialed_conn, client_error> dialed = co_await dial_for_key(s, w, key, std::move(stop));
   s->dialing.erase(entry);
   --s->host(key).dialing;
   if (!dialed) {
-    net::op_error e = dialed.error();
-    if (w->waiting()) w->result.try_deliver({nullptr, client_error{e.code(), e.message()}});
+    if (w->waiting()) w->result.try_deliver({nullptr, dialed.error()});
     s->dec_conns_per_host(key);
     co_return;
   }
-  auto pc =
-      std::make_shared<detail::persist_conn>(key, std::make_unique<net::conn>(std::move(*dialed)));
+  auto pc = std::make_shared<detail::persist_conn>(key, std::move(dialed->stream));
+  pc->tls = std::move(dialed->tls);
   if (w->waiting() && w->result.try_deliver({pc, {}})) {
     if (s->options.max_idle_conns_per_host == transport_options::follow_demand)
       s->note_demand(s->host(key), clock::now());

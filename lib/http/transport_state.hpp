@@ -10,6 +10,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <ringo/http/transport.hpp>
@@ -19,6 +20,13 @@
 #include "want_conn.hpp"
 
 namespace ringo::http {
+
+namespace detail {
+// An https conn's pool key is its authority after this prefix, an http conn's the authority alone
+// ("host:port", what it dials): an http and an https conn to one host:port never mix (Go's
+// connectMethodKey), and the plaintext path builds no longer key than before.
+inline constexpr std::string_view https_key_prefix = "https://";
+}  // namespace detail
 
 struct transport::state {
   // How long a conn sits idle before it is watched (detail::start_idle_watch).
@@ -80,6 +88,10 @@ struct transport::state {
   bool closed = false;
   std::string last_key_;  // host()'s cache
   host_conns* last_host_ = nullptr;
+  // Built from options.tls at the first https dial (a build costs more than a handshake), then
+  // shared by every TLS conn.
+  std::optional<net::tls_context> tls_context_;
+  const net::tls_context& client_tls();
 
   // The pool (transport.cpp), with Go's names. getConn is two parts: an idle conn if there is
   // one (no coroutine), else a wait.

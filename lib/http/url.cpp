@@ -34,7 +34,9 @@ result<url, url_error> parse_url(std::string_view text) {
   if (colon == std::string_view::npos) return url_error{"missing protocol scheme"};
   u.scheme = std::string(text.substr(0, colon));
   for (char& c : u.scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (u.scheme != "http") return url_error{"unsupported protocol scheme \"" + u.scheme + "\""};
+  if (u.scheme != "http" && u.scheme != "https")
+    return url_error{"unsupported protocol scheme \"" + u.scheme + "\""};
+  if (u.scheme == "https") u.port = 443;
   std::string_view rest = text.substr(colon + 3);
   std::size_t slash = rest.find_first_of("/?#");
   std::string_view auth = rest.substr(0, slash);

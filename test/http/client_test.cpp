@@ -285,11 +285,11 @@ TEST_F(ClientTest, ErrorsNameTheRequest) {
               "Post \"" + u + "\": dial tcp " + host_port + ": connect: connection refused");
   });
   with_client([](client& c) -> task<void> {
-    result<response, client_error> r = co_await c.get("https://127.0.0.1/");
+    result<response, client_error> r = co_await c.get("ftp://127.0.0.1/");
     EXPECT_FALSE(r.has_value());
     if (!r) {
       EXPECT_EQ(r.error().message(),
-                "Get \"https://127.0.0.1/\": unsupported protocol scheme \"https\"");
+                "Get \"ftp://127.0.0.1/\": unsupported protocol scheme \"ftp\"");
     }
   });
 }
@@ -320,7 +320,8 @@ TEST(UrlResolve, References) {
     result<url, url_error> u = resolve(base, r.ref);
     EXPECT_EQ(u ? u->string() : u.error().message(), r.want) << r.ref;
   }
-  EXPECT_FALSE(resolve(base, "https://secure.test/").has_value());
+  EXPECT_EQ(resolve(base, "https://secure.test/")->string(), "https://secure.test/");
+  EXPECT_FALSE(resolve(base, "ftp://files.test/").has_value());
 }
 
 }  // namespace

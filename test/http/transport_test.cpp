@@ -36,9 +36,13 @@ TEST_F(TransportTest, ParseUrl) {
   EXPECT_EQ(u->port, 8080);
   EXPECT_EQ(u->target, "/a/b?x=1");
   EXPECT_EQ(parse_url("http://h")->target, "/");
-  auto bad = parse_url("https://example.com/");
+  auto secure = parse_url("https://example.com/x");
+  ASSERT_TRUE(secure);
+  EXPECT_EQ(secure->port, 443);
+  EXPECT_EQ(secure->host_header(), "example.com");
+  auto bad = parse_url("ftp://example.com/");
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().message(), "unsupported protocol scheme \"https\"");
+  EXPECT_EQ(bad.error().message(), "unsupported protocol scheme \"ftp\"");
 }
 
 TEST_F(TransportTest, SequentialRequestsUseOneDial) {
@@ -363,7 +367,7 @@ TEST_F(TransportTest, RequestBodyClosedExactlyOnce) {  // Go #49621
       EXPECT_EQ(got_, "hello");  // fails on conn 0, retried (rewind)
     }
     client_request c = get(u, "PUT");
-    c.url.scheme = "https";
+    c.url.scheme = "ftp";
     c.source = std::make_shared<counting_source>("payload", true, nullptr, &closes[2]);
     {
       std::string got_ = co_await fetch(t, std::move(c));

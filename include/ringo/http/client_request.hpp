@@ -14,6 +14,7 @@
 #include <ringo/http/headers.hpp>
 #include <ringo/http/url.hpp>
 #include <ringo/net/dialer.hpp>
+#include <ringo/net/tls.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -48,6 +49,10 @@ struct client_trace {
   std::function<void(std::error_code)> wrote_request;
   std::function<void()> got_first_response_byte;
   std::function<void()> got_100_continue;
+  // The TLS handshake of an https conn this request's dial made, while the request still waits
+  // for it (Go's TLSHandshakeStart / TLSHandshakeDone): the state once shaken, or the error.
+  std::function<void()> tls_handshake_start;
+  std::function<void(const net::tls_connection_state&, std::error_code)> tls_handshake_done;
   // Resolution and connects of a dial this request started, while it still waits for it (a dial
   // that outlives its request reports to nobody).
   const net::dial_trace* dial = nullptr;

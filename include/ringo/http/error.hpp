@@ -47,6 +47,7 @@ enum class errc {
   too_many_redirects,      // "stopped after 10 redirects"
   bad_location,            // "failed to parse Location header"
   bad_status,              // client::fetch: the response was a 4xx or 5xx
+  tls_handshake_timeout,   // "net/http: TLS handshake timeout" (transport_options)
 };
 
 const std::error_category& http_category() noexcept;

@@ -11,6 +11,7 @@
 #include <ringo/http/body.hpp>
 #include <ringo/http/headers.hpp>
 #include <ringo/net/stream.hpp>
+#include <ringo/net/tls.hpp>
 
 namespace ringo::http {
 
@@ -26,6 +27,9 @@ struct response {
   // has no Content-Encoding or Content-Length, and content_length is unknown.
   bool uncompressed = false;
   std::unique_ptr<body_reader> body;  // never null; empty for no-body responses
+  // The TLS connection the response came on (Go's Response.TLS): null over plain http. Read once
+  // per connection, after its handshake, and shared by the responses on it.
+  std::shared_ptr<const net::tls_connection_state> tls;
   // After 101 Switching Protocols: the connection, now the caller's, and the bytes the server
   // sent after the head. The transport has forgotten it.
   std::unique_ptr<net::stream> upgraded;

@@ -1,6 +1,6 @@
-// transport: Go's http.Transport for HTTP/1.1 over TCP: a pool of persistent connections per
-// (scheme, host, port), dials that race idle connections (late binding), max_conns_per_host, and
-// retry of idempotent requests that fail on a reused connection before any response byte.
+// transport: Go's http.Transport for HTTP/1.1 over TCP and TLS: a pool of persistent connections
+// per (scheme, host, port), dials that race idle connections (late binding), max_conns_per_host,
+// and retry of idempotent requests that fail on a reused connection before any response byte.
 //
 // Structured concurrency: the transport owns a scope in which every dial and idle-connection
 // watcher runs. Dropping it stops them, and its io_context finishes them (before run() returns);
@@ -22,6 +22,7 @@
 #include <ringo/http/error.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/net/dialer.hpp>
+#include <ringo/net/tls.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
 #include <ringo/runtime/time.hpp>
@@ -60,11 +61,18 @@ struct transport_options {
   std::function<task<result<net::conn, net::op_error>>(std::string network, std::string addr,
                                                        std::stop_token)>
       dial;
+  // https:// (Go's TLSClientConfig): one tls_context is built from it, at the first https dial,
+  // and shared by every conn. Each conn verifies, and sends as SNI, the request's host unless
+  // tls.server_name is set. ALPN offers "http/1.1" only, whatever next_protos says: this
+  // transport speaks HTTP/1.1, and a server that picked "h2" would get the wrong framing.
+  net::tls_config tls;
+  // How long a handshake may take after the connect (Go's TLSHandshakeTimeout); 0: no limit.
+  duration tls_handshake_timeout = std::chrono::seconds(10);
 };
 
 // One host's part of the pool (transport::stats).
 struct host_pool_stats {
-  std::string host;  // the pool's key: "host:port"
+  std::string host;  // the pool's key: "host:port", "https://host:port"
   std::size_t idle = 0;
   std::size_t active = 0;  // carrying a request or its response
   std::size_t dialing = 0;
@@ -104,7 +112,8 @@ class transport {
   std::size_t idle_count() const noexcept;
   std::size_t waiter_count() const noexcept;
   std::size_t dial_count() const noexcept;  // dials started so far
-  std::size_t conns_per_host(const std::string& host_port) const noexcept;
+  // By pool key: "host:port" for http, "https://host:port" for https.
+  std::size_t conns_per_host(const std::string& key) const noexcept;
   // The pool's figures, gathered now (a walk over its hosts: for tools and metrics, not per
   // request).
   transport_stats stats() const;

@@ -1,4 +1,4 @@
-// url: the parts of an absolute "http://host[:port]/path?query" the client transport needs (the
+// url: the parts of an absolute "http[s]://host[:port]/path?query" the client transport needs (the
 // subset of Go's net/url.URL a request uses): a value type, copied freely. parse_url() refuses
 // what the transport cannot send, with Go's texts.
 #pragma once
@@ -13,9 +13,9 @@
 namespace ringo::http {
 
 struct url {
-  std::string scheme;  // "http"
-  std::string host;    // without brackets for IPv6 literals
-  std::uint16_t port = 80;
+  std::string scheme;        // "http" or "https"
+  std::string host;          // without brackets for IPv6 literals
+  std::uint16_t port = 80;   // 443 for https unless given
   std::string target = "/";  // path and query, as sent on the request line
 
   // "host:port" for dialing ("[::1]:80" for IPv6 literals).
@@ -34,8 +34,8 @@ struct url_error {
   const std::string& message() const noexcept { return text; }
 };
 
-// Parses an absolute http URL. Errors carry Go's texts: `unsupported protocol scheme "https"`,
-// `missing host`, `invalid port`.
+// Parses an absolute http or https URL. Errors carry Go's texts: `unsupported protocol scheme
+// "ftp"`, `missing host`, `invalid port`.
 result<url, url_error> parse_url(std::string_view text);
 
 // A reference (a redirect's Location) resolved against base (RFC 3986 §5.2, without dot-segment
