@@ -4,8 +4,10 @@
 //
 //   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
 //         [--compressed|--raw] [-r|--range A-B] [-b|--cookie-jar FILE] [--cacert FILE]
-//         [-k|--insecure] URL...
+//         [-k|--insecure] [-x|--proxy URL] URL...
 //
+// Requests go through the proxy -x names, or as Go's DefaultTransport sends them, through
+// HTTP_PROXY / HTTPS_PROXY unless NO_PROXY (or loopback) says otherwise.
 // https:// verifies the server's certificate against the system's roots, or against the PEM
 // certificates in FILE with --cacert; -k accepts any certificate (for self-signed test servers).
 // -b keeps cookies in FILE across runs (curl's Netscape cookie file format): loaded before the
@@ -69,12 +71,13 @@ struct options {
   std::string cookie_file;
   std::string cacert;  // roots for https, instead of the system's
   bool insecure = false;
+  std::string proxy;  // -x: every request through it; empty: the environment's
   std::vector<std::string> urls;
 };
 
 const char* const usage =
     "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
-    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] URL...\n";
+    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] [-x URL] URL...\n";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -133,6 +136,8 @@ std::optional<options> parse_args(int argc, char** argv) {
       o.cookie_file = argv[++i];
     } else if (arg == "--cacert" && has_value) {
       o.cacert = argv[++i];
+    } else if ((arg == "-x" || arg == "--proxy") && has_value) {
+      o.proxy = argv[++i];
     } else if (arg == "-k" || arg == "--insecure") {
       o.insecure = true;
     } else if ((arg == "-r" || arg == "--range") && has_value) {
@@ -363,6 +368,16 @@ task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
   http::transport_options to;
   if (!o.cacert.empty()) to.tls.root_cas = {ringo::net::pem::file(o.cacert)};
   to.tls.insecure_skip_verify = o.insecure;
+  if (o.proxy.empty()) {
+    to.proxy = http::proxy_from_environment();
+  } else {
+    auto p = http::parse_proxy(o.proxy);
+    if (!p) {
+      std::fprintf(stderr, "fetch: %s\n", p.error().message().c_str());
+      co_return 2;
+    }
+    to.proxy = http::fixed_proxy(std::move(*p));
+  }
   http::transport t(std::move(to));
   http::cookie_jar jar({.public_suffixes = []() -> std::shared_ptr<const http::public_suffix_list> {
     auto l = http::public_suffix_list::load();

@@ -12,6 +12,7 @@
 #include <ringo/http/handlers.hpp>
 #include <ringo/http/headers.hpp>
 #include <ringo/http/mux.hpp>
+#include <ringo/http/proxy.hpp>
 #include <ringo/http/request.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/http/response_writer.hpp>

@@ -38,6 +38,10 @@ struct persist_conn : std::enable_shared_from_this<persist_conn> {
   std::unique_ptr<net::stream> stream;
   // An https conn's state after its handshake (response::tls); null for http.
   std::shared_ptr<const net::tls_connection_state> tls;
+  // A conn to an HTTP proxy carrying http:// requests: they are written in absolute form, with
+  // the proxy's Proxy-Authorization (empty: none).
+  bool absolute_form = false;
+  std::string proxy_authorization;
   // Bytes read and not yet consumed. Allocated at the first read, released when the conn is
   // closed.
   h1::read_buffer in{16384, 4096};

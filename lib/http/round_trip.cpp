@@ -72,9 +72,15 @@ bool has_body(const client_request& req) {
 }
 
 void build_head(std::string& head, const client_request& req, const transport_options& o,
-                std::optional<std::size_t> length, bool chunked) {
+                std::optional<std::size_t> length, bool chunked, const detail::persist_conn& pc) {
   head.clear();
-  h1::append_request_line(head, req.method, req.url.target);
+  if (pc.absolute_form) {  // to an HTTP proxy: "GET http://host:port/path HTTP/1.1"
+    h1::append_request_line(head, req.method, req.url.string());
+    if (!pc.proxy_authorization.empty())
+      h1::append_field(head, "Proxy-Authorization", pc.proxy_authorization);
+  } else {
+    h1::append_request_line(head, req.method, req.url.target);
+  }
   if (std::optional<std::string_view> host = req.header.get("Host")) {
     h1::append_field(head, "Host", *host);
   } else {  // url::host_header(), written in place
@@ -120,7 +126,7 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
   std::optional<std::size_t> length =
       req.source ? req.source->length() : std::optional<std::size_t>(req.body.size());
   std::string& head = pc->head;
-  build_head(head, req, o, length, req.source && !length);
+  build_head(head, req, o, length, req.source && !length, *pc);
   if (body_follows && !req.source) head += req.body;
   result<void, client_error> w = co_await write_bytes(pc, head, stop, req.deadline, info);
   if (!w) co_return w.error();
@@ -286,10 +292,17 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     co_return client_error{make_error_code(errc::unsupported_scheme),
                            "unsupported protocol scheme \"" + req.url.scheme + "\""};
   if (req.method.empty()) req.method = "GET";
+  std::optional<proxy_target> proxy;
+  if (s->options.proxy) {
+    auto chosen = s->options.proxy(req.url);
+    if (!chosen) co_return client_error{make_error_code(errc::invalid_url), chosen.error().text};
+    proxy = std::move(*chosen);
+  }
   for (int attempt = 0;; ++attempt) {
     got_conn_info info;
     std::string key = req.url.authority();
     if (tls) key.insert(0, detail::https_key_prefix);
+    if (proxy) key = s->proxied_key(std::move(key), *proxy, tls);
     result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info);
     if (got && !*got) got = co_await s->wait_for_conn(std::move(key), req, stop, info);
     if (!got) {

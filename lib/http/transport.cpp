@@ -186,11 +186,59 @@ task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w,
   co_return dialed_conn{std::make_unique<net::tls_stream>(std::move(*shaken)), std::move(state)};
 }
 
-// Dials the conn a key names: "host:port", or "https://host:port" and then the handshake.
+// Go's CONNECT (transport.go, dialConn): asks the proxy for a tunnel to `target`. Only a 200
+// opens it; another status fails with its text, as Go's does ("Forbidden"). The answer's head is
+// read whole and bounded; bytes after it (the proxy may not speak before the client's TLS hello)
+// refuse the tunnel.
+task<result<void, client_error>> open_tunnel(net::conn& c, const proxy_target& proxy,
+                                             const std::string& target, std::stop_token stop,
+                                             time_point deadline) {
+  std::string ask = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
+  if (!proxy.authorization.empty()) ask += "Proxy-Authorization: " + proxy.authorization + "\r\n";
+  ask += "\r\n";
+  if (auto sent = co_await c.write_all(ask, stop, deadline); !sent)
+    co_return client_error{sent.error(), sent.error().message()};
+  constexpr std::size_t limit = 16 << 10;
+  std::string head;
+  char buf[1024];
+  std::size_t end = std::string::npos;
+  while ((end = head.find("\r\n\r\n")) == std::string::npos) {
+    if (head.size() > limit)
+      co_return client_error{make_error_code(errc::malformed_response),
+                             "proxy's CONNECT response head is too large"};
+    auto n = co_await c.read(buf, stop, deadline);
+    if (!n) co_return client_error{n.error(), n.error().message()};
+    if (*n == 0)
+      co_return client_error{make_error_code(net::errc::unexpected_eof), "unexpected EOF"};
+    head.append(buf, *n);
+  }
+  if (end + 4 != head.size())
+    co_return client_error{make_error_code(errc::malformed_response),
+                           "proxy sent data after its CONNECT response"};
+  // "HTTP/1.1 200 Connection established": the status, then its text.
+  const std::size_t sp = head.find(' ');
+  const std::size_t eol = head.find("\r\n");
+  if (!head.starts_with("HTTP/1.") || sp == std::string::npos || sp + 4 > eol)
+    co_return client_error{make_error_code(errc::malformed_response), "malformed HTTP response"};
+  const std::string_view status = std::string_view(head).substr(sp + 1, 3);
+  if (status == "200") co_return result<void, client_error>{};
+  const std::string_view text =
+      sp + 5 <= eol ? std::string_view(head).substr(sp + 5, eol - sp - 5) : std::string_view();
+  co_return client_error{make_error_code(errc::bad_status),
+                         text.empty() ? "unknown status code" : std::string(text)};
+}
+
+// Dials the conn a key names: "host:port", or "https://host:port" and then the handshake; or, for
+// a key through a proxy, the proxy, then a CONNECT tunnel for https.
 task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_ptr w,
                                                      std::string key, std::stop_token stop) {
-  const bool tls = key.starts_with(detail::https_key_prefix);
-  if (tls) key.erase(0, detail::https_key_prefix.size());
+  const transport::state::proxy_route* route = nullptr;
+  if (auto it = s->proxy_routes.find(key); it != s->proxy_routes.end()) route = &it->second;
+  const bool tls = route ? !route->tunnel_to.empty() : key.starts_with(detail::https_key_prefix);
+  if (route)
+    key = route->proxy.address.authority();
+  else if (tls)
+    key.erase(0, detail::https_key_prefix.size());
   // (No co_await inside ?: with GCC 12.)
   result<net::conn, net::op_error> dialed = net::op_error{};
   if (s->options.dial) {
@@ -205,7 +253,18 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
   }
   if (!dialed) {
     net::op_error e = dialed.error();
-    co_return client_error{e.code(), e.message()};
+    // Go wraps a proxy's dial error as a "proxyconnect" op: "proxyconnect tcp: dial tcp ...".
+    co_return client_error{e.code(), route ? "proxyconnect tcp: " + e.message() : e.message()};
+  }
+  if (route && tls) {
+    const duration limit = s->options.tls_handshake_timeout;
+    const time_point deadline = limit > duration::zero() ? clock::now() + limit : no_deadline;
+    auto tunnel = co_await open_tunnel(*dialed, route->proxy, route->tunnel_to, stop, deadline);
+    if (!tunnel) {
+      dialed->close();
+      co_return tunnel.error();
+    }
+    key = route->tunnel_to;  // the handshake is with the target
   }
   if (tls) {
     std::string host;
@@ -217,6 +276,19 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
 }
 
 }  // namespace
+
+std::string transport::state::proxied_key(std::string direct_key, const proxy_target& proxy,
+                                          bool tls) {
+  std::string key = tls ? direct_key + " via " : std::string("proxy ");
+  key += proxy.address.authority();
+  if (!proxy.authorization.empty()) key += " " + proxy.authorization;
+  if (!proxy_routes.contains(key)) {
+    std::string target;
+    if (tls) target = direct_key.substr(detail::https_key_prefix.size());
+    proxy_routes.emplace(key, proxy_route{proxy, std::move(target)});
+  }
+  return key;
+}
 
 const net::tls_context& transport::state::client_tls() {
   if (!tls_context_) {
@@ -244,6 +316,10 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   }
   auto pc = std::make_shared<detail::persist_conn>(key, std::move(dialed->stream));
   pc->tls = std::move(dialed->tls);
+  if (auto it = s->proxy_routes.find(key); it != s->proxy_routes.end() && !pc->tls) {
+    pc->absolute_form = true;
+    pc->proxy_authorization = it->second.proxy.authorization;
+  }
   if (w->waiting() && w->result.try_deliver({pc, {}})) {
     if (s->options.max_idle_conns_per_host == transport_options::follow_demand)
       s->note_demand(s->host(key), clock::now());

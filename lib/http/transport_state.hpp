@@ -81,6 +81,13 @@ struct transport::state {
   // List nodes of past idle periods (empty pointers), so that putting a conn in the idle list and
   // the LRU costs no allocation (link, unlink).
   detail::conn_list spare_nodes;
+  // The proxy behind each pool key that goes through one (round_trip's proxied_key): a key
+  // names the proxy and, for a tunnel, its target, so the dial knows both.
+  struct proxy_route {
+    proxy_target proxy;
+    std::string tunnel_to;  // "host:port" for https (CONNECT); empty: absolute-form http
+  };
+  std::unordered_map<std::string, proxy_route> proxy_routes;
   std::size_t dials = 0;
   std::uint64_t conns_got = 0;
   std::uint64_t reuses = 0;
@@ -104,6 +111,10 @@ struct transport::state {
                                                              std::stop_token stop,
                                                              got_conn_info& info);
   host_conns& host(const std::string& key);
+  // The pool key of a request through `proxy`: "proxy http://PROXY AUTH" for every http target
+  // (Go keeps one set of conns per proxy), "TARGET via PROXY AUTH" for an https tunnel. Records
+  // the route for the dial.
+  std::string proxied_key(std::string direct_key, const proxy_target& proxy, bool tls);
   void queue_for_idle_conn(const detail::want_ptr& w);
   void queue_for_dial(const detail::want_ptr& w);
   void start_dial(const detail::want_ptr& w);

@@ -20,6 +20,7 @@
 
 #include <ringo/http/client_request.hpp>
 #include <ringo/http/error.hpp>
+#include <ringo/http/proxy.hpp>
 #include <ringo/http/response.hpp>
 #include <ringo/net/dialer.hpp>
 #include <ringo/net/tls.hpp>
@@ -68,6 +69,11 @@ struct transport_options {
   net::tls_config tls;
   // How long a handshake may take after the connect (Go's TLSHandshakeTimeout); 0: no limit.
   duration tls_handshake_timeout = std::chrono::seconds(10);
+  // The proxy for each request (Go's Transport.Proxy): null connects directly (Go's zero
+  // Transport); proxy_from_environment() reads HTTP_PROXY, HTTPS_PROXY and NO_PROXY (Go's
+  // DefaultTransport). http:// requests go to the proxy in absolute form, over conns kept per
+  // proxy; https:// ones through a CONNECT tunnel per target, TLS inside it end to end.
+  proxy_function proxy;
 };
 
 // One host's part of the pool (transport::stats).

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""A forward proxy for transport_proxy_test: absolute-form HTTP requests and CONNECT tunnels.
+
+  forward_proxy.py [--refuse]
+
+Listens on 127.0.0.1 (a kernel-chosen port) and prints "listening PORT". For each request it
+prints "request METHOD TARGET auth=PROXY-AUTHORIZATION" and flushes. An absolute-form request is
+sent on to its host as an origin-form one with "Connection: close", and the answer is relayed
+until the host closes, then the client's connection is closed too (GET only: a body beyond
+the first read is not forwarded). CONNECT host:port opens a
+tunnel (200, then bytes both ways until either side ends) or, with --refuse, gets 403 Forbidden.
+Talks to loopback only: a target that is not 127.0.0.1 or [::1] gets 502.
+"""
+
+import socket
+import sys
+import threading
+
+REFUSE = "--refuse" in sys.argv[1:]
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def read_head(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None, b""
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    return head.decode("latin-1"), rest
+
+
+def pipe(src, dst):
+    try:
+        while True:
+            chunk = src.recv(65536)
+            if not chunk:
+                break
+            dst.sendall(chunk)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def split_host_port(hp):
+    if hp.startswith("["):
+        host, _, port = hp[1:].partition("]:")
+    else:
+        host, _, port = hp.rpartition(":")
+    return host, int(port)
+
+
+def serve(client):
+    with client:
+        head, rest = read_head(client)
+        if head is None:
+            return
+        lines = head.split("\r\n")
+        method, target, _ = lines[0].split(" ", 2)
+        fields = [l.split(":", 1) for l in lines[1:] if ":" in l]
+        auth = next((v.strip() for k, v in fields if k.lower() == "proxy-authorization"), "")
+        print(f"request {method} {target} auth={auth}", flush=True)
+        if method == "CONNECT":
+            if REFUSE:
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                return
+            host, port = split_host_port(target)
+            if host not in LOOPBACK:
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+                return
+            up = socket.create_connection((host, port))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                up.sendall(rest)
+            t = threading.Thread(target=pipe, args=(up, client))
+            t.start()
+            pipe(client, up)
+            t.join()
+            up.close()
+            return
+        # http://host:port/path -> host:port and /path
+        hostport, _, path = target[len("http://"):].partition("/")
+        if hostport.rfind(":") > hostport.rfind("]"):
+            host, port = split_host_port(hostport)
+        else:
+            host, port = hostport.strip("[]"), 80
+        if host not in LOOPBACK:
+            client.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+            return
+        kept = [f"{k}:{v}" for k, v in fields
+                if k.lower() not in ("proxy-authorization", "connection", "proxy-connection")]
+        out = f"{method} /{path} HTTP/1.1\r\n" + "".join(f + "\r\n" for f in kept)
+        out += "Connection: close\r\n\r\n"
+        with socket.create_connection((host, port)) as up:
+            up.sendall(out.encode("latin-1") + rest)
+            pipe(up, client)
+
+
+def main():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    print(f"listening {listener.getsockname()[1]}", flush=True)
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=serve, args=(client,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
