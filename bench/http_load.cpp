@@ -2,8 +2,10 @@
 // http.Client). CONNS workers on one thread each loop GET URL, read the body to the end (so the
 // conn goes back to the pool) until SECONDS have passed; the pool keeps up to CONNS idle conns.
 //
-//   http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]
+//   http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k]
 //
+// An https:// URL is verified against the system's roots, or FILE's with --cacert; -k verifies
+// nothing (a benchmark's self-signed server).
 // -n stops after REQUESTS requests in all instead of after a time (bench/callgrind.sh counts the
 // instructions of a fixed number of round trips).
 // Prints one line: requests, errors, seconds, requests/s and the process's CPU µs per request
@@ -59,8 +61,11 @@ task<void> worker(http::transport* t, const http::url* u, ringo::time_point unti
   }
 }
 
-task<int> load(http::url u, int conns, double seconds, std::uint64_t limit) {
+task<int> load(http::url u, int conns, double seconds, std::uint64_t limit, std::string cacert,
+               bool insecure) {
   http::transport_options o;
+  if (!cacert.empty()) o.tls.root_cas = {ringo::net::pem::file(cacert)};
+  o.tls.insecure_skip_verify = insecure;
   o.max_idle_conns_per_host = conns;
   o.max_idle_conns = conns;
   http::transport t(o);
@@ -93,6 +98,8 @@ int main(int argc, char** argv) {
   int conns = 64;
   double seconds = 10;
   std::uint64_t limit = UINT64_MAX;
+  std::string cacert;
+  bool insecure = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-n" && i + 1 < argc) {
@@ -102,15 +109,21 @@ int main(int argc, char** argv) {
       conns = std::atoi(argv[++i]);
     } else if (a == "-d" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
+    } else if (a == "--cacert" && i + 1 < argc) {
+      cacert = argv[++i];
+    } else if (a == "-k") {
+      insecure = true;
     } else {
       target = a;
     }
   }
   auto u = http::parse_url(target);
   if (!u || conns <= 0 || seconds <= 0) {
-    std::fprintf(stderr, "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS]%s%s\n",
-                 u ? "" : ": ", u ? "" : u.error().message().c_str());
+    std::fprintf(
+        stderr,
+        "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k]%s%s\n",
+        u ? "" : ": ", u ? "" : u.error().message().c_str());
     return 2;
   }
-  return ringo::run(load(std::move(*u), conns, seconds, limit));
+  return ringo::run(load(std::move(*u), conns, seconds, limit, std::move(cacert), insecure));
 }
