@@ -43,6 +43,19 @@ class scanner {
       }
     return fail();
   }
+  // "HH:MM:SS" (each field checked by make_time).
+  struct time_of_day {
+    int h = 0, m = 0, s = 0;
+  };
+  time_of_day read_clock() {
+    time_of_day t;
+    t.h = num(2);
+    lit(":");
+    t.m = num(2);
+    lit(":");
+    t.s = num(2);
+    return t;
+  }
   // A day name: three letters, or a whole one ("Monday") when `full`.
   void weekday(bool full) {
     for (std::string_view d : days)
@@ -111,13 +124,9 @@ std::optional<sys_seconds> parse_http_time(std::string_view s) {
     sc.lit(" ");
     const int year = sc.num(4);
     sc.lit(" ");
-    const int h = sc.num(2);
-    sc.lit(":");
-    const int m = sc.num(2);
-    sc.lit(":");
-    const int sec = sc.num(2);
+    const scanner::time_of_day t = sc.read_clock();
     sc.lit(" GMT");
-    if (sc.ok()) return make_time(year, mon, day, h, m, sec);
+    if (sc.ok()) return make_time(year, mon, day, t.h, t.m, t.s);
   }
   {  // RFC 850: a two-digit year, read as Go's time package reads one (69-99: 19xx)
     scanner sc(s);
@@ -129,14 +138,10 @@ std::optional<sys_seconds> parse_http_time(std::string_view s) {
     sc.lit("-");
     const int yy = sc.num(2);
     sc.lit(" ");
-    const int h = sc.num(2);
-    sc.lit(":");
-    const int m = sc.num(2);
-    sc.lit(":");
-    const int sec = sc.num(2);
+    const scanner::time_of_day t = sc.read_clock();
     sc.lit(" ");
     sc.zone();
-    if (sc.ok()) return make_time(yy >= 69 ? 1900 + yy : 2000 + yy, mon, day, h, m, sec);
+    if (sc.ok()) return make_time(yy >= 69 ? 1900 + yy : 2000 + yy, mon, day, t.h, t.m, t.s);
   }
   {  // asctime
     scanner sc(s);
@@ -146,14 +151,10 @@ std::optional<sys_seconds> parse_http_time(std::string_view s) {
     sc.lit(" ");
     const int day = sc.num(2, true);
     sc.lit(" ");
-    const int h = sc.num(2);
-    sc.lit(":");
-    const int m = sc.num(2);
-    sc.lit(":");
-    const int sec = sc.num(2);
+    const scanner::time_of_day t = sc.read_clock();
     sc.lit(" ");
     const int year = sc.num(4);
-    if (sc.ok()) return make_time(year, mon, day, h, m, sec);
+    if (sc.ok()) return make_time(year, mon, day, t.h, t.m, t.s);
   }
   return std::nullopt;
 }
@@ -169,14 +170,10 @@ std::optional<sys_seconds> parse_cookie_time(std::string_view s) {
     sc.lit(std::string_view(&sep, 1));
     const int year = sc.num(4);
     sc.lit(" ");
-    const int h = sc.num(2);
-    sc.lit(":");
-    const int m = sc.num(2);
-    sc.lit(":");
-    const int sec = sc.num(2);
+    const scanner::time_of_day t = sc.read_clock();
     sc.lit(" ");
     sc.zone();
-    if (sc.ok()) return make_time(year, mon, day, h, m, sec);
+    if (sc.ok()) return make_time(year, mon, day, t.h, t.m, t.s);
   }
   return std::nullopt;
 }

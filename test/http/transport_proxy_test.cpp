@@ -140,7 +140,7 @@ TEST_F(TransportProxy, AProxyThatIsNotThereIsAProxyconnectError) {
 TEST_F(TransportProxy, ABadProxyFunctionResultFailsTheRequest) {
   transport_options o;
   o.proxy = proxy_from_config({.http_proxy = "proxy.tld:1", .cgi = true});
-  outcome got = get_via(o, "http://example.com/");  // (refused before any dial)
+  outcome got = get_via(o, "http://127.0.0.1:9/");  // (refused before any dial)
   EXPECT_EQ(got.error,
             "refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy");
 }
