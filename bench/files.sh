@@ -20,6 +20,7 @@ conns=${FILES_BENCH_CONNS:-16}
 results=${FILES_BENCH_RESULTS:-$root/bench/results}
 py=/usr/bin/python3
 say() { echo "files.sh: $*" >&2; }
+source "$root/bench/lib.sh"
 
 command -v wrk >/dev/null || { say "wrk is not installed: skipped"; exit 0; }
 nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
@@ -43,18 +44,6 @@ head -c 4096 /dev/urandom >"$tmp/www/4k.bin"
 head -c $((1 << 20)) /dev/urandom >"$tmp/www/1m.bin"
 chmod 644 "$tmp/www/"*
 
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_ready() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 hz=$(getconf CLK_TCK)
 
 start_server() {  # name port; sets launch_pid and server_pid
@@ -136,7 +125,6 @@ for ((round = 1; round <= rounds; round++)); do
   done
 done
 
-median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 mkdir -p "$results"
 {
   echo "| file | server | requests/s | MB/s | server CPU µs/request | × nginx |"

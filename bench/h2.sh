@@ -26,6 +26,7 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 say() { echo "h2.sh: $*" >&2; }
+source "$root/bench/lib.sh"
 
 if ! command -v h2load >/dev/null; then
   say "h2load is not installed (nghttp2-client, tools/packages.txt): skipping the HTTP/2 benchmark"
@@ -59,19 +60,6 @@ for s in "${servers[@]}"; do
   esac
   available+=("$s")
 done
-
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {  # port
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 nginx_conf() {  # dir port
   mkdir -p "$1"
@@ -155,9 +143,6 @@ stop_server() {
   wait "$launch_pid" 2>/dev/null || true
 }
 
-cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
 hz=$(getconf CLK_TCK)
 
 # h2load against port $1 for $2 seconds; prints "requests seconds failed cpu_ticks".

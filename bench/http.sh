@@ -42,6 +42,7 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 say() { echo "http.sh: $*" >&2; }
+source "$root/bench/lib.sh"
 
 if ! command -v wrk >/dev/null; then
   say "wrk is not installed (tools/packages.txt): skipping the HTTP load benchmarks"
@@ -98,19 +99,6 @@ for s in "${servers[@]}"; do
   esac
   available+=("$s")
 done
-
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {  # port
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 nginx_conf() {  # dir port
   mkdir -p "$1"
@@ -170,10 +158,6 @@ start_server() {
 stop_server() {
   kill "$launch_pid" 2>/dev/null || true
   wait "$launch_pid" 2>/dev/null || true
-}
-
-cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

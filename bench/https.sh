@@ -25,6 +25,7 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 say() { echo "https.sh: $*" >&2; }
+source "$root/bench/lib.sh"
 
 for tool in wrk openssl; do
   command -v "$tool" >/dev/null || { say "$tool is not installed: skipping"; exit 0; }
@@ -71,19 +72,6 @@ for s in "${servers[@]}"; do
   esac
   available+=("$s")
 done
-
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {  # port
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 # nginx with the settings a TLS deployment would use: one worker, tickets on, a session cache.
 nginx_conf() {  # dir port
@@ -151,10 +139,6 @@ stop_server() {
   wait "$launch_pid" 2>/dev/null || true
 }
 
-cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
-
 hz=$(getconf CLK_TCK)
 
 # wrk against port $1 with $2 connections, extra arguments after; prints "rps us_per_request".
@@ -184,8 +168,6 @@ for ((round = 1; round <= rounds; round++)); do
     say "round $round $s: keep-alive ${ka_us[$s]}µs, new connection ${new_us[$s]}µs"
   done
 done
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "| server | keep-alive req/s | CPU µs/req | ×nginx | new conn req/s | CPU µs/req | ×nginx |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"

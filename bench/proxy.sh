@@ -28,6 +28,7 @@ py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 
 say() { echo "proxy.sh: $*" >&2; }
+source "$root/bench/lib.sh"
 
 if ! command -v wrk >/dev/null; then
   say "wrk is not installed (tools/packages.txt): skipping the proxy benchmark"
@@ -71,19 +72,6 @@ for p in "${proxies[@]}"; do
   esac
   available+=("$p")
 done
-
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() {  # port
-  local i
-  for ((i = 0; i < 100; i++)); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
 
 # nginx as a reverse proxy the way it is deployed: HTTP/1.1 to a keep-alive upstream pool, and
 # the forwarding fields ringo and Go set too.
@@ -166,9 +154,6 @@ stop_proxy() {
   wait "$launch_pid" 2>/dev/null || true
 }
 
-cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
 hz=$(getconf CLK_TCK)
 
 # wrk through port $1; prints "requests seconds errors cpu_ticks p50 p99" (latency in µs).

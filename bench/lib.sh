@@ -1,0 +1,24 @@
+# Helpers the load benchmarks share (sourced by bench/http.sh, h2.sh, https.sh, proxy.sh, files.sh).
+# Loopback only.
+
+free_port() {  # a port nobody listens on now
+  "${py:-/usr/bin/python3}" -c \
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_ready() {  # port: until 127.0.0.1:port accepts, at most 5 s
+  local i
+  for ((i = 0; i < 100; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after "(comm) "
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+median() {  # of the numbers on stdin (space or newline separated)
+  tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
