@@ -1,14 +1,14 @@
 #!/usr/bin/python3
 """A forward proxy for transport_proxy_test: absolute-form HTTP requests and CONNECT tunnels.
 
-  forward_proxy.py [--refuse]
+  forward_proxy.py [--refuse | --silent]
 
 Listens on 127.0.0.1 (a kernel-chosen port) and prints "listening PORT". For each request it
 prints "request METHOD TARGET auth=PROXY-AUTHORIZATION" and flushes. An absolute-form request is
 sent on to its host as an origin-form one with "Connection: close", and the answer is relayed
 until the host closes, then the client's connection is closed too (GET only: a body beyond
 the first read is not forwarded). CONNECT host:port opens a
-tunnel (200, then bytes both ways until either side ends) or, with --refuse, gets 403 Forbidden.
+tunnel (200, then bytes both ways until either side ends) or, with --refuse, gets 403 Forbidden; with --silent, no answer at all.
 Talks to loopback only: a target that is not 127.0.0.1 or [::1] gets 502.
 """
 
@@ -17,6 +17,7 @@ import sys
 import threading
 
 REFUSE = "--refuse" in sys.argv[1:]
+SILENT = "--silent" in sys.argv[1:]  # reads a CONNECT and never answers it
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -66,6 +67,10 @@ def serve(client):
         auth = next((v.strip() for k, v in fields if k.lower() == "proxy-authorization"), "")
         print(f"request {method} {target} auth={auth}", flush=True)
         if method == "CONNECT":
+            if SILENT:
+                while client.recv(4096):  # until the client gives up and closes
+                    pass
+                return
             if REFUSE:
                 client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                 return

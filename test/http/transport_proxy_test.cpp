@@ -32,10 +32,10 @@ class TransportProxy : public ringo::test::RingoTest {
     RingoTest::SetUp();
   }
   // Starts the proxy; its port.
-  std::uint16_t start_proxy(bool refuse = false) {
+  std::uint16_t start_proxy(std::string mode = {}) {
     std::vector<std::string> argv{"/usr/bin/python3",
                                   std::string(RINGO_SOURCE_DIR) + "/test/http/forward_proxy.py"};
-    if (refuse) argv.push_back("--refuse");
+    if (!mode.empty()) argv.push_back(std::move(mode));
     proxy_ = std::make_unique<child_process>(argv);
     auto line = proxy_->wait_for_line("listening ", 10s);
     if (!line) return 0;
@@ -115,7 +115,7 @@ TEST_F(TransportProxy, HttpsTunnelsThroughConnectWithTlsEndToEnd) {
 }
 
 TEST_F(TransportProxy, ARefusedTunnelFailsWithTheProxysStatusText) {
-  const std::uint16_t port = start_proxy(/*refuse=*/true);
+  const std::uint16_t port = start_proxy("--refuse");
   ASSERT_NE(port, 0);
   transport_options o;
   o.tls.root_cas = {net::pem::file(certs().ca)};
@@ -143,6 +143,50 @@ TEST_F(TransportProxy, ABadProxyFunctionResultFailsTheRequest) {
   outcome got = get_via(o, "http://127.0.0.1:9/");  // (refused before any dial)
   EXPECT_EQ(got.error,
             "refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy");
+}
+
+// A proxy that takes the CONNECT and never answers: the tunnel's wait is bounded by
+// tls_handshake_timeout, and a request that gives up (its stop) returns at once; the fixture
+// counts the descriptors after the transport has closed.
+task<void> stop_after(std::stop_source* stop, duration after) {
+  (void)co_await sleep_for(after);
+  stop->request_stop();
+}
+
+task<void> get_stopped_after(transport* t, std::string u, duration after, outcome* out,
+                             duration* took) {
+  std::stop_source stop;
+  scope sc;
+  sc.spawn(stop_after(&stop, after));
+  const time_point start = clock::now();
+  client_request req;
+  req.url = parse_url(u).value();
+  auto resp = co_await t->round_trip(std::move(req), stop.get_token());
+  *took = clock::now() - start;
+  if (!resp) out->error = resp.error().message();
+  co_await sc.join();
+  co_await t->close();
+}
+
+TEST_F(TransportProxy, ASilentTunnelEndsAtTheHandshakeTimeoutOrTheRequestsStop) {
+  const std::uint16_t port = start_proxy("--silent");
+  ASSERT_NE(port, 0);
+  transport_options o;
+  o.tls.root_cas = {net::pem::file(certs().ca)};
+  o.proxy = fixed_proxy(parse_proxy("127.0.0.1:" + std::to_string(port)).value());
+  o.tls_handshake_timeout = 300ms;
+  const time_point start = clock::now();
+  outcome timed_out = get_via(o, "https://127.0.0.1:9/");
+  EXPECT_NE(timed_out.error, "");
+  EXPECT_LT(clock::now() - start, 5s);
+
+  o.tls_handshake_timeout = 60s;
+  transport t(o);
+  outcome stopped;
+  duration took{};
+  ringo::run(get_stopped_after(&t, "https://127.0.0.1:9/", 200ms, &stopped, &took));
+  EXPECT_EQ(stopped.error, "context canceled");
+  EXPECT_LT(took, 5s);
 }
 
 }  // namespace
