@@ -1,7 +1,9 @@
 #include "ringo/runtime/multishot_receiver.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -61,11 +63,11 @@ class recv_stream final : public completion, public buffer_waiter {
 
   // One receive() at a time: the awaiter parked here is woken by the next CQE with something to
   // hand out, or leaves (unpark) when its stop or deadline comes first.
-  void park(multishot_receiver::receive_awaiter& w) noexcept {
+  void park(multishot_receiver::waiter& w) noexcept {
     assert(!waiter_ && "one receive() at a time");
     waiter_ = &w;
   }
-  bool unpark(multishot_receiver::receive_awaiter& w) noexcept {
+  bool unpark(multishot_receiver::waiter& w) noexcept {
     if (waiter_ != &w) return false;  // already woken: it resumes with what arrived
     waiter_ = nullptr;
     return true;
@@ -85,22 +87,60 @@ class recv_stream final : public completion, public buffer_waiter {
 
   // Data first, in arrival order; then an error (once) or the end of the stream (for good).
   result<lent_buffer> pop() noexcept {
+    const std::uint32_t skip = std::exchange(offset_, 0);  // what read() took of the first chunk
+    lent_buffer out;
     if (count_ > 0) {
       std::uint16_t bid = pop_bid();
-      return lent_buffer_access::make(ring_, ring_->address(bid), ring_->length(bid), bid);
+      out = lent_buffer_access::make(ring_, ring_->address(bid), ring_->length(bid), bid);
+    } else if (private_) {
+      out = lent_buffer_access::make(nullptr, private_.release(), private_size_, 0);
+    } else {
+      if (error_ != 0) return errno_code(-std::exchange(error_, 0));
+      return lent_buffer{};
     }
-    if (private_) return lent_buffer_access::make(nullptr, private_.release(), private_size_, 0);
+    out.remove_prefix(skip);
+    return out;
+  }
+
+  // read(): copies queued bytes into `to` while both last, giving back each chunk emptied; a
+  // chunk left in part stays first (offset_). With nothing queued, as pop(): the error, or 0.
+  result<std::size_t> copy_out(mutable_buffer to) noexcept {
+    auto* at = static_cast<char*>(to.data);
+    std::size_t copied = 0;
+    while (copied < to.size && (count_ > 0 || private_)) {
+      const bool shared = count_ > 0;
+      char* chunk = shared ? ring_->address(head_) : private_.get();
+      const std::uint32_t length = shared ? ring_->length(head_) : private_size_;
+      const std::size_t n = std::min<std::size_t>(length - offset_, to.size - copied);
+      std::memcpy(at + copied, chunk + offset_, n);
+      copied += n;
+      offset_ += static_cast<std::uint32_t>(n);
+      if (offset_ < length) break;  // `to` is full
+      offset_ = 0;
+      if (shared)
+        ring_->give_back(pop_bid());
+      else
+        private_.reset();
+    }
+    if (copied > 0) return copied;
     if (error_ != 0) return errno_code(-std::exchange(error_, 0));
-    return lent_buffer{};
+    return std::size_t{0};
   }
 
   // The receiver is gone: hand queued buffers back and cancel the receive; its last CQE frees
   // this state. Never waits.
   void abandon() noexcept {
-    assert(!waiter_ && "multishot_receiver destroyed while a receive() waits");
+    // A wait still parked (its owner closed the stream under it, as a transport closes an idle
+    // conn whose watcher has yet to resume) ends as canceled, without looking here again.
+    if (waiter_) {
+      waiter_->error_ = errc::operation_canceled;
+      waiter_->stream_ = nullptr;  // (its stop or timer may still fire before it resumes)
+      wake();
+    }
     if (ring_) ring_->cancel_wait(*this);
     while (count_ > 0) ring_->give_back(pop_bid());
     private_.reset();
+    offset_ = 0;
     if (!armed_) {
       delete this;
       return;
@@ -232,12 +272,13 @@ class recv_stream final : public completion, public buffer_waiter {
   std::unique_ptr<char[]> in_flight_;  // fallback: the buffer the recv in flight writes
   std::unique_ptr<char[]> private_;    // fallback: a received chunk not yet handed out
   std::uint32_t private_size_ = 0;
-  int error_ = 0;         // -errno that ended a receive, reported once
-  bool eof_ = false;      // the peer's FIN: every later receive() returns an empty buffer
-  bool armed_ = false;    // an SQE of ours is in the kernel (its last CQE not yet reaped)
-  bool pausing_ = false;  // a cancel of the armed multishot is on the way (see pause())
+  std::uint32_t offset_ = 0;  // bytes of the first queued chunk already read()
+  int error_ = 0;             // -errno that ended a receive, reported once
+  bool eof_ = false;          // the peer's FIN: every later receive() returns an empty buffer
+  bool armed_ = false;        // an SQE of ours is in the kernel (its last CQE not yet reaped)
+  bool pausing_ = false;      // a cancel of the armed multishot is on the way (see pause())
   bool orphaned_ = false;
-  multishot_receiver::receive_awaiter* waiter_ = nullptr;  // parked in its frame; see park()
+  multishot_receiver::waiter* waiter_ = nullptr;  // parked in its frame; see park()
 };
 
 }  // namespace detail
@@ -270,14 +311,24 @@ bool multishot_receiver::uses_multishot() const noexcept {
 
 multishot_receiver::receive_awaiter multishot_receiver::receive(std::stop_token stop,
                                                                 time_point deadline) {
-  return {*stream_, std::move(stop), deadline};
+  return {*this, std::move(stop), deadline};
 }
 
-bool multishot_receiver::receive_awaiter::await_ready() const noexcept {
+multishot_receiver::read_awaiter multishot_receiver::read(mutable_buffer buf, std::stop_token stop,
+                                                          time_point deadline) {
+  return {*this, buf, std::move(stop), deadline};
+}
+
+multishot_receiver::ready_awaiter multishot_receiver::wait_ready(std::stop_token stop,
+                                                                 time_point deadline) {
+  return {*this, std::move(stop), deadline};
+}
+
+bool multishot_receiver::waiter::await_ready() const noexcept {
   return stream_->ready();
 }
 
-bool multishot_receiver::receive_awaiter::await_suspend(std::coroutine_handle<> h) {
+bool multishot_receiver::waiter::await_suspend(std::coroutine_handle<> h) {
   // A stop already requested or a deadline already passed arms nothing: the bytes stay in the
   // socket.
   if (stop_.stop_requested()) {
@@ -302,20 +353,33 @@ bool multishot_receiver::receive_awaiter::await_suspend(std::coroutine_handle<> 
   return true;
 }
 
-void multishot_receiver::receive_awaiter::give_up(errc why) noexcept {
-  if (!stream_->unpark(*this)) return;
+void multishot_receiver::waiter::give_up(errc why) noexcept {
+  if (!stream_ || !stream_->unpark(*this)) return;  // woken already
   error_ = why;
   ctx_->schedule(handle_);
 }
 
-result<lent_buffer> multishot_receiver::receive_awaiter::await_resume() noexcept {
+bool multishot_receiver::waiter::finish() noexcept {
   if (registered_) stop_reg_.reset();
   if (armed()) ctx_->timers().disarm(*this);
-  // Whatever arrived is returned, even if the stop or the deadline came first: it would otherwise
-  // only wait for the next call.
-  if (stream_->ready()) return stream_->pop();
-  assert(error_ != errc{} && "a receive() woken with nothing to hand out");
-  return error_;
+  // A wait given up (its stop, its deadline, or the receiver destroyed: then stream_ is gone too)
+  // takes nothing: bytes that came meanwhile stay queued for the next call.
+  return error_ == errc{};
+}
+
+result<lent_buffer> multishot_receiver::receive_awaiter::await_resume() noexcept {
+  if (!finish()) return error_;
+  return stream_->pop();
+}
+
+result<std::size_t> multishot_receiver::read_awaiter::await_resume() noexcept {
+  if (!finish()) return error_;
+  return stream_->copy_out(buf_);
+}
+
+result<void> multishot_receiver::ready_awaiter::await_resume() noexcept {
+  if (!finish()) return error_;
+  return {};
 }
 
 }  // namespace ringo

@@ -546,6 +546,126 @@ TEST_P(MultishotReceiver, AMovedReceiverKeepsItsQueue) {
   ctx.run(body());
 }
 
+// --- read(): a byte stream's read, copying --------------------------------------------------
+
+// read() into buffers of every size from 1 byte to several chunks: each byte once and in order,
+// a chunk read in parts keeps its rest for the next call, and every buffer goes back to the ring.
+TEST_P(MultishotReceiver, ReadCopiesEveryByteOnceWhateverTheBufferSize) {
+  auto pair = test::make_tcp_pair();
+  io_context ctx(options(16, 512));
+  std::string sent, got;
+  auto body = [&]() -> task<void> {
+    multishot_receiver rx(pair.client.get());
+    scope s;
+    s.spawn([](int fd, std::string* out) -> task<void> {
+      std::mt19937 rng(11);
+      for (int i = 0; i < 500; ++i) {
+        std::string msg = pattern(out->size(), 1 + rng() % 2000);
+        *out += msg;
+        co_await send_all(fd, std::move(msg));
+        if (i % 5 == 0) co_await yield();
+      }
+      EXPECT_EQ(::shutdown(fd, SHUT_WR), 0);
+    }(pair.server.get(), &sent));
+    std::mt19937 rng(3);
+    std::vector<char> buf(3000);
+    const auto deadline = clock::now() + 10s;
+    for (;;) {
+      const std::size_t want = 1 + rng() % buf.size();
+      auto n = co_await rx.read(mutable_buffer(buf.data(), want), {}, deadline);
+      EXPECT_TRUE(n) << n.error().message();
+      if (!n || *n == 0) break;
+      EXPECT_LE(*n, want);
+      got.append(buf.data(), *n);
+    }
+    co_await s.join();
+    auto again = co_await rx.read(mutable_buffer(buf.data(), buf.size()), {}, clock::now() + 1s);
+    EXPECT_TRUE(again && *again == 0) << "the end of the stream is not sticky";
+  };
+  ctx.run(body());
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_TRUE(got == sent) << "bytes were lost, duplicated or reordered";
+  EXPECT_EQ(ctx.recv_buffers_out(), 0u);
+}
+
+// read() and receive() on one receiver: receive() hands out what read() left of a chunk, and no
+// more.
+TEST_P(MultishotReceiver, ReceiveAfterAPartialReadHandsOutTheRestOfTheChunk) {
+  auto pair = test::make_tcp_pair();
+  io_context ctx(options());
+  auto body = [&]() -> task<void> {
+    multishot_receiver rx(pair.client.get());
+    co_await send_all(pair.server.get(), "GET / HTTP/1.1\r\n\r\n");
+    char head[4];
+    auto n = co_await rx.read(mutable_buffer(head, sizeof head), {}, clock::now() + 2s);
+    EXPECT_TRUE(n && *n == 4 && std::string_view(head, 4) == "GET ");
+    auto rest = co_await rx.receive({}, clock::now() + 2s);
+    EXPECT_TRUE(rest && rest->view() == "/ HTTP/1.1\r\n\r\n") << (rest ? rest->view() : "");
+    co_await send_all(pair.server.get(), "next");
+    auto next = co_await rx.receive({}, clock::now() + 2s);
+    EXPECT_TRUE(next && next->view() == "next");
+  };
+  ctx.run(body());
+  EXPECT_EQ(ctx.recv_buffers_out(), 0u);
+}
+
+// A read's stop or deadline, as a receive's: the wait ends, the receive stays armed and what
+// arrives later is read by the next call; a reset is an error.
+TEST_P(MultishotReceiver, AReadIsStoppedOrTimesOutAndLosesNothing) {
+  auto pair = test::make_tcp_pair();
+  io_context ctx(options());
+  auto body = [&]() -> task<void> {
+    multishot_receiver rx(pair.client.get());
+    char buf[64];
+    auto late = co_await rx.read(mutable_buffer(buf, sizeof buf), {}, clock::now() + 5ms);
+    EXPECT_EQ(late.error(), errc::timed_out);
+    std::stop_source stop;
+    scope s;
+    s.spawn([](std::stop_source* src) -> task<void> {
+      (void)co_await sleep_for(5ms);
+      src->request_stop();
+    }(&stop));
+    auto stopped = co_await rx.read(mutable_buffer(buf, sizeof buf), stop.get_token());
+    EXPECT_EQ(stopped.error(), errc::operation_canceled);
+    co_await s.join();
+    co_await send_all(pair.server.get(), "later");
+    auto n = co_await rx.read(mutable_buffer(buf, sizeof buf), {}, clock::now() + 2s);
+    EXPECT_TRUE(n && std::string_view(buf, *n) == "later");
+    test::set_reset_on_close(pair.server.get());
+    pair.server.reset();
+    auto reset = co_await rx.read(mutable_buffer(buf, sizeof buf), {}, clock::now() + 2s);
+    EXPECT_EQ(reset.error(), std::errc::connection_reset);
+  };
+  ctx.run(body());
+}
+
+// wait_ready() takes nothing: the bytes are read after it, whole; it ends at the end of the
+// stream too, and with its stop or deadline.
+TEST_P(MultishotReceiver, WaitReadyTakesNothing) {
+  auto pair = test::make_tcp_pair();
+  io_context ctx(options());
+  auto body = [&]() -> task<void> {
+    multishot_receiver rx(pair.client.get());
+    auto none = co_await rx.wait_ready({}, clock::now() + 5ms);
+    EXPECT_EQ(none.error(), errc::timed_out);
+    auto stopped = co_await rx.wait_ready(stopped_token());
+    EXPECT_EQ(stopped.error(), errc::operation_canceled);
+    co_await send_all(pair.server.get(), "abc");
+    auto ready = co_await rx.wait_ready({}, clock::now() + 2s);
+    EXPECT_TRUE(ready);
+    EXPECT_GT(rx.queued(), 0u);
+    char buf[8];
+    auto n = co_await rx.read(mutable_buffer(buf, sizeof buf), {}, clock::now() + 2s);
+    EXPECT_TRUE(n && std::string_view(buf, *n) == "abc");
+    EXPECT_EQ(::shutdown(pair.server.get(), SHUT_WR), 0);
+    auto end = co_await rx.wait_ready({}, clock::now() + 2s);
+    EXPECT_TRUE(end) << "the end of the stream did not end the wait";
+    auto zero = co_await rx.read(mutable_buffer(buf, sizeof buf), {}, clock::now() + 2s);
+    EXPECT_TRUE(zero && *zero == 0);
+  };
+  ctx.run(body());
+}
+
 // --- Many connections, one ring --------------------------------------------------------------
 
 // A burst of connections (unix socket pairs), each sending at once, through a ring far smaller

@@ -5,7 +5,8 @@
 // buffer the kernel filled, and what arrives while nobody waits is queued here. A request-response
 // server thus needs no recv SQE per request, and a connection that sends nothing holds no buffer.
 // receive() hands out the next chunk as a lent_buffer (see lent_buffer.hpp on holding one): Go's
-// conn.Read, minus the copy.
+// conn.Read, minus the copy; read() is conn.Read with it (a byte stream's read, as net::conn's
+// once it receives this way).
 //
 //   multishot_receiver rx(fd);
 //   for (;;) {
@@ -42,6 +43,7 @@
 #include <cstddef>
 #include <stop_token>
 
+#include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/detail/cancellable.hpp>
 #include <ringo/runtime/detail/timer_heap.hpp>
 #include <ringo/runtime/lent_buffer.hpp>
@@ -56,6 +58,8 @@ class recv_stream;
 
 class multishot_receiver {
  public:
+  // None: receives nothing and is false (a stream that reads with plain recvs holds one).
+  multishot_receiver() noexcept = default;
   // Receives from `fd`, a connected stream socket, on the current thread's io_context.
   explicit multishot_receiver(int fd);
   ~multishot_receiver();
@@ -64,17 +68,27 @@ class multishot_receiver {
   multishot_receiver(const multishot_receiver&) = delete;
   multishot_receiver& operator=(const multishot_receiver&) = delete;
 
-  // Lives in the awaiting frame; the receiver's state points at it only while it is parked.
-  class receive_awaiter final : detail::cancellable, detail::timer_node {
+  explicit operator bool() const noexcept { return stream_ != nullptr; }
+
+  // The wait of receive(), read() and wait_ready(): lives in the awaiting frame; the receiver's
+  // state points at it only while it is parked.
+  class waiter : detail::cancellable, detail::timer_node {
    public:
-    receive_awaiter(detail::recv_stream& s, std::stop_token stop, time_point deadline) noexcept
-        : stream_(&s), stop_(std::move(stop)), deadline_(deadline) {}
-    receive_awaiter(const receive_awaiter&) = delete;
-    receive_awaiter& operator=(const receive_awaiter&) = delete;
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
 
     bool await_ready() const noexcept;
     bool await_suspend(std::coroutine_handle<> h);
-    result<lent_buffer> await_resume() noexcept;
+
+   protected:
+    waiter(detail::recv_stream& s, std::stop_token stop, time_point deadline) noexcept
+        : stream_(&s), stop_(std::move(stop)), deadline_(deadline) {}
+    ~waiter() = default;
+    // Ends the wait: true when the receiver has something to hand out, else error_ says why not.
+    bool finish() noexcept;
+
+    detail::recv_stream* stream_;
+    errc error_{};  // why the wait ended without a result (when it did)
 
    private:
     friend class detail::recv_stream;
@@ -82,18 +96,47 @@ class multishot_receiver {
     void on_timer() noexcept override { give_up(errc::timed_out); }
     void give_up(errc why) noexcept;
 
-    detail::recv_stream* stream_;
     std::stop_token stop_;
     time_point deadline_;
     detail::stop_registration stop_reg_;
     io_context* ctx_ = nullptr;
     std::coroutine_handle<> handle_;
-    errc error_{};             // why the wait ended without a result (when it did)
     bool registered_ = false;  // with stop_
   };
+
+  class receive_awaiter final : public waiter {
+   public:
+    receive_awaiter(multishot_receiver& r, std::stop_token stop, time_point deadline) noexcept
+        : waiter(*r.stream_, std::move(stop), deadline) {}
+    result<lent_buffer> await_resume() noexcept;
+  };
+  class read_awaiter final : public waiter {
+   public:
+    read_awaiter(multishot_receiver& r, mutable_buffer buf, std::stop_token stop,
+                 time_point deadline) noexcept
+        : waiter(*r.stream_, std::move(stop), deadline), buf_(buf) {}
+    result<std::size_t> await_resume() noexcept;
+
+   private:
+    mutable_buffer buf_;
+  };
+  class ready_awaiter final : public waiter {
+   public:
+    ready_awaiter(multishot_receiver& r, std::stop_token stop, time_point deadline) noexcept
+        : waiter(*r.stream_, std::move(stop), deadline) {}
+    result<void> await_resume() noexcept;
+  };
+
   // The next bytes received (never empty), an empty buffer at the end of the stream, or an error:
   // operation_canceled / timed_out for this wait, or the socket's (ECONNRESET, ...).
   receive_awaiter receive(std::stop_token stop = {}, time_point deadline = no_deadline);
+  // Go's conn.Read: copies as many queued bytes as fit into `buf` (waiting for some when none is
+  // queued); 0 at the end of the stream. What does not fit stays queued for the next call.
+  read_awaiter read(mutable_buffer buf, std::stop_token stop = {},
+                    time_point deadline = no_deadline);
+  // Waits until bytes, the end of the stream or an error are there to take, taking nothing (an
+  // idle connection waiting for its next request).
+  ready_awaiter wait_ready(std::stop_token stop = {}, time_point deadline = no_deadline);
 
   // Chunks received and not yet handed out.
   std::size_t queued() const noexcept;
@@ -101,7 +144,7 @@ class multishot_receiver {
   bool uses_multishot() const noexcept;
 
  private:
-  detail::recv_stream* stream_;  // shared with the kernel's receive; see the lifetime rule above
+  detail::recv_stream* stream_ = nullptr;  // shared with the kernel's receive; see above
 };
 
 }  // namespace ringo
