@@ -49,11 +49,13 @@ std::string_view conn::network() const noexcept {
 }
 
 void conn::close() noexcept {
+  receiver_ = {};  // (its cancel goes by the receive's identity, not the descriptor)
   unique_fd(socket()).reset();
   set_socket(-1);
 }
 
 unique_fd conn::release() noexcept {
+  receiver_ = {};
   unique_fd fd(socket());
   set_socket(-1);
   return fd;
@@ -107,7 +109,16 @@ task<result<std::uint64_t>> conn::send_file(const file& f, std::uint64_t offset,
   co_return sent;
 }
 
+bool conn::receive_multishot() {
+  if (receiver_ || socket() < 0) return static_cast<bool>(receiver_);
+  io_context* ctx = io_context::current();
+  if (!ctx || !ctx->recv_buffers()) return false;  // the fallback would cost more than a recv
+  receiver_ = multishot_receiver(socket());
+  return true;
+}
+
 bool conn::has_buffered_input() const noexcept {
+  if (receiver_ && receiver_.queued() > 0) return true;
   int n = 0;
   return ::ioctl(socket(), FIONREAD, &n) == 0 && n > 0;
 }

@@ -8,11 +8,13 @@
 namespace ringo::net {
 
 stream::stream(stream&& other) noexcept
-    : read_deadline_(other.read_deadline_),
+    : receiver_(std::move(other.receiver_)),
+      read_deadline_(other.read_deadline_),
       write_deadline_(other.write_deadline_),
       socket_(std::exchange(other.socket_, -1)) {}
 
 stream& stream::operator=(stream&& other) noexcept {
+  receiver_ = std::move(other.receiver_);
   socket_ = std::exchange(other.socket_, -1);
   read_deadline_ = other.read_deadline_;
   write_deadline_ = other.write_deadline_;

@@ -366,6 +366,106 @@ task<void> unix_echo(std::string path) {
   auto r = co_await server.read_full(buf);
   EXPECT_EQ(std::string(buf, value_or(r, 0u)), "over a unix socket");
 }
+// --- receive_multishot: the same conn, read through one multishot recv ----------------------
+
+// Reads of every size, the default deadline, a stop, wait_readable and has_buffered_input behave
+// as on the plain path; a partly read chunk keeps its rest; closing with bytes queued gives every
+// ring buffer back.
+task<void> multishot_reads() {
+  auto [client, server] = co_await connected_pair();
+  EXPECT_TRUE(server.receive_multishot()) << "this kernel has multishot recv and buffer rings";
+  EXPECT_TRUE(server.receives_multishot());
+  EXPECT_FALSE(server.has_buffered_input());
+  char buf[64];
+  auto late = co_await server.read(buf, {}, clock::now() + 10ms);
+  EXPECT_EQ(late.error(), std::errc::timed_out);
+  std::stop_source stop;
+  stop.request_stop();
+  auto stopped = co_await server.read(buf, stop.get_token());
+  EXPECT_EQ(stopped.error(), std::errc::operation_canceled);
+
+  const std::string text = "0123456789abcdefghijklmnopqrstuvwxyz";
+  auto sent = co_await client.write_all(text);
+  EXPECT_TRUE(sent);
+  auto ready = co_await server.wait_readable({}, clock::now() + 2s);
+  EXPECT_TRUE(ready);
+  EXPECT_TRUE(server.has_buffered_input()) << "queued bytes are input still to read";
+  std::string got;
+  while (got.size() < text.size()) {
+    auto n = co_await server.read(mutable_buffer(buf, 5), {}, clock::now() + 2s);
+    EXPECT_TRUE(n && *n > 0);
+    if (!n || *n == 0) break;
+    got.append(buf, *n);
+  }
+  EXPECT_EQ(got, text);
+  EXPECT_FALSE(server.has_buffered_input());
+
+  // A megabyte, through a ring of 256 buffers of 4 KiB: byte-exact.
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i % 251);
+  scope s;
+  s.spawn([](conn* c, const std::string* data) -> task<void> {
+    auto w = co_await c->write_all(*data);
+    EXPECT_TRUE(w);
+  }(&client, &big));
+  std::string back(big.size(), '\0');
+  auto full = co_await server.read_full(back, {}, clock::now() + 10s);
+  co_await s.join();
+  EXPECT_TRUE(full);
+  EXPECT_TRUE(back == big) << "bytes were lost, duplicated or reordered";
+
+  // Bytes left queued at close go back to the ring.
+  auto left = co_await client.write_all("left unread");
+  EXPECT_TRUE(left);
+  (void)co_await server.wait_readable({}, clock::now() + 2s);
+  server.close();
+  EXPECT_EQ(io_context::current()->recv_buffers_out(), 0u);
+}
+TEST_F(Conn, ReadsThroughAMultishotReceive) {
+  run(multishot_reads());
+}
+
+// The watches that read nothing see what the receive queued: a FIN behind unread bytes is
+// closed_later, a moved conn keeps its queue, and the end of the stream reads as 0.
+task<void> multishot_hangup() {
+  auto [client, server] = co_await connected_pair();
+  EXPECT_TRUE(server.receive_multishot());
+  auto sent = co_await client.write_all("pipelined");
+  EXPECT_TRUE(sent);
+  (void)co_await server.wait_readable({}, clock::now() + 2s);
+  client.close();
+  auto seen = co_await server.wait_hangup({});
+  EXPECT_EQ(value_or(seen, hangup::broken), hangup::closed_later);
+  conn moved = std::move(server);
+  EXPECT_TRUE(moved.receives_multishot());
+  char buf[32];
+  auto n = co_await moved.read(buf, {}, clock::now() + 2s);
+  EXPECT_EQ(std::string(buf, value_or(n, 0u)), "pipelined");
+  auto eof = co_await moved.read(buf, {}, clock::now() + 2s);
+  EXPECT_EQ(value_or(eof, 99u), 0u);
+  auto after = co_await moved.wait_hangup({});
+  EXPECT_EQ(value_or(after, hangup::broken), hangup::closed);
+}
+TEST_F(Conn, AMultishotConnSeesHangupsBehindQueuedBytes) {
+  run(multishot_hangup());
+}
+
+// Without buffer rings (io_context_options::multishot_recv = false, as on kernels before 6.0) the
+// conn keeps its plain recvs.
+TEST_F(Conn, ReceiveMultishotChangesNothingWhereTheRingCannot) {
+  io_context ctx({.multishot_recv = false});
+  ctx.run([]() -> task<void> {
+    auto [client, server] = co_await connected_pair();
+    EXPECT_FALSE(server.receive_multishot());
+    EXPECT_FALSE(server.receives_multishot());
+    auto sent = co_await client.write_all("plain");
+    EXPECT_TRUE(sent);
+    char buf[8];
+    auto n = co_await server.read(buf, {}, clock::now() + 2s);
+    EXPECT_EQ(std::string(buf, value_or(n, 0u)), "plain");
+  }());
+}
+
 TEST_F(Conn, WorksOverUnixSockets) {
   auto dir = std::filesystem::temp_directory_path() / ("ringo-conn-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -44,8 +44,17 @@ class conn final : public stream {
                                  time_point deadline = no_deadline) override;
   // Closes the socket now. Idempotent.
   void close() noexcept override;
-  // Gives up ownership of the descriptor.
+  // Gives up ownership of the descriptor (and drops what receive_multishot() had queued).
   unique_fd release() noexcept;
+
+  // From now on, reads take from one multishot recv kept armed on the socket, whose buffers come
+  // from the io_context's provided-buffer ring (multishot_receiver), instead of one recv SQE per
+  // read: a request-response peer then costs one SQE a message fewer, and an idle connection
+  // holds no receive buffer (what arrives while nobody reads waits in a ring buffer, and is
+  // copied out by the next read()). false, changing nothing, where the kernel lacks multishot
+  // recv or buffer rings (or io_context_options::multishot_recv is false).
+  bool receive_multishot();
+  bool receives_multishot() const noexcept { return static_cast<bool>(receiver_); }
 
   // A poll for POLLRDHUP: consumes nothing, so pipelined bytes stay for the next reader; a FIN
   // with bytes still unread before it is closed_later (FIONREAD).

@@ -24,6 +24,7 @@
 #include <ringo/net/address.hpp>
 #include <ringo/runtime/buffer.hpp>
 #include <ringo/runtime/file.hpp>
+#include <ringo/runtime/multishot_receiver.hpp>
 #include <ringo/runtime/operations.hpp>
 #include <ringo/runtime/result.hpp>
 #include <ringo/runtime/task.hpp>
@@ -43,11 +44,12 @@ class stream {
   // The awaitable of read() and write(): the socket operation itself for a socket's own stream,
   // else the stream's read_some() / write_some() task. Await it at once (it refers to the buffer
   // and the stream).
-  template <typename SocketOp, typename T>
+  template <typename SocketOp, typename T, typename ReceiverOp = std::monostate>
   class io_awaitable;
-  using read_awaitable = io_awaitable<detail::recv_op, std::size_t>;
+  using read_awaitable =
+      io_awaitable<detail::recv_op, std::size_t, multishot_receiver::read_awaiter>;
   using write_awaitable = io_awaitable<detail::send_op, std::size_t>;
-  using wait_awaitable = io_awaitable<detail::poll_op, void>;
+  using wait_awaitable = io_awaitable<detail::poll_op, void, multishot_receiver::ready_awaiter>;
 
   virtual ~stream() = default;
   stream(const stream&) = delete;
@@ -124,27 +126,41 @@ class stream {
   int socket() const noexcept { return socket_; }
   time_point write_deadline() const noexcept { return write_deadline_; }
 
+  // A socket's stream that receives through one multishot recv (net::conn::receive_multishot):
+  // read() and wait_readable() take from it. Destroyed before the socket is closed.
+  multishot_receiver receiver_;
+
  private:
   time_point read_deadline_ = no_deadline;
   time_point write_deadline_ = no_deadline;
   int socket_;
 };
 
-template <typename SocketOp, typename T>
+template <typename SocketOp, typename T, typename ReceiverOp>
 class stream::io_awaitable {
  public:
-  template <typename... Args>
-  explicit io_awaitable(std::in_place_index_t<0>, Args&&... args)
-      : op_(std::in_place_index<0>, std::forward<Args>(args)...) {}
+  // 0: the socket operation; 2: the stream's multishot receiver.
+  template <std::size_t I, typename... Args>
+  explicit io_awaitable(std::in_place_index_t<I> which, Args&&... args)
+      : op_(which, std::forward<Args>(args)...) {}
   explicit io_awaitable(task<result<T>> t) : op_(std::in_place_index<1>, std::move(t)) {}
 
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> h) {
     if (op_.index() == 0) return std::get<0>(op_).await_suspend(h);
+    if constexpr (!std::is_same_v<ReceiverOp, std::monostate>) {
+      if (op_.index() == 2) {
+        auto& op = std::get<2>(op_);
+        return !op.await_ready() && op.await_suspend(h);
+      }
+    }
     return std::move(std::get<1>(op_)).operator co_await().await_suspend(h);
   }
   result<T> await_resume() {
     if (op_.index() == 1) return std::move(std::get<1>(op_)).operator co_await().await_resume();
+    if constexpr (!std::is_same_v<ReceiverOp, std::monostate>) {
+      if (op_.index() == 2) return std::get<2>(op_).await_resume();
+    }
     auto r = std::get<0>(op_).await_resume();
     if constexpr (std::is_void_v<T>) {
       if (!r) return r.error();
@@ -155,12 +171,14 @@ class stream::io_awaitable {
   }
 
  private:
-  std::variant<SocketOp, task<result<T>>> op_;
+  std::variant<SocketOp, task<result<T>>, ReceiverOp> op_;
 };
 
 inline stream::read_awaitable stream::read(mutable_buffer buf, std::stop_token stop,
                                            time_point deadline) {
   deadline = std::min(deadline, read_deadline_);
+  if (receiver_)
+    return read_awaitable(std::in_place_index<2>, receiver_, buf, std::move(stop), deadline);
   if (socket_ >= 0)
     return read_awaitable(std::in_place_index<0>, socket_, buf, 0, std::move(stop), deadline);
   return read_awaitable(read_some(buf, std::move(stop), deadline));
@@ -169,6 +187,8 @@ inline stream::read_awaitable stream::read(mutable_buffer buf, std::stop_token s
 inline stream::read_awaitable stream::read_awaiting(mutable_buffer buf, std::stop_token stop,
                                                     time_point deadline) {
   deadline = std::min(deadline, read_deadline_);
+  if (receiver_)
+    return read_awaitable(std::in_place_index<2>, receiver_, buf, std::move(stop), deadline);
   if (socket_ >= 0)
     return read_awaitable(std::in_place_index<0>, socket_, buf, 0, std::move(stop), deadline, true);
   return read_awaitable(read_some(buf, std::move(stop), deadline));
@@ -184,6 +204,8 @@ inline stream::write_awaitable stream::write(const_buffer buf, std::stop_token s
 }
 
 inline stream::wait_awaitable stream::wait_readable(std::stop_token stop, time_point deadline) {
+  if (receiver_)
+    return wait_awaitable(std::in_place_index<2>, receiver_, std::move(stop), deadline);
   if (socket_ >= 0)
     return wait_awaitable(std::in_place_index<0>, socket_, unsigned(POLLIN | POLLRDHUP),
                           std::move(stop), deadline);
