@@ -3,6 +3,7 @@
 // reported; destroying a receiver gives every buffer back. Each test runs twice: on the multishot
 // path (a provided-buffer ring) and on the fallback (one recv per receive into a private buffer).
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <string>
 #include <sys/socket.h>
@@ -664,6 +665,32 @@ TEST_P(MultishotReceiver, WaitReadyTakesNothing) {
     EXPECT_TRUE(zero && *zero == 0);
   };
   ctx.run(body());
+}
+
+// The receiver is destroyed while a read waits on it (a transport closing an idle conn whose
+// watcher has not resumed yet): the wait ends canceled, and its stop and deadline firing later
+// touch nothing freed (ASan).
+TEST_P(MultishotReceiver, AWaitEndsCanceledWhenItsReceiverIsDestroyed) {
+  auto pair = test::make_tcp_pair();
+  io_context ctx(options());
+  auto body = [&]() -> task<void> {
+    auto rx = std::make_unique<multishot_receiver>(pair.client.get());
+    std::stop_source stop;
+    result<std::size_t> got = std::size_t{0};
+    scope s;
+    s.spawn([](multishot_receiver* r, std::stop_token t, result<std::size_t>* out) -> task<void> {
+      char buf[16];
+      *out = co_await r->read(mutable_buffer(buf, sizeof buf), std::move(t), clock::now() + 20ms);
+    }(rx.get(), stop.get_token(), &got));
+    co_await yield();
+    rx.reset();
+    stop.request_stop();
+    co_await s.join();
+    EXPECT_EQ(got.error(), errc::operation_canceled);
+    (void)co_await sleep_for(30ms);  // past the wait's deadline
+  };
+  ctx.run(body());
+  EXPECT_EQ(ctx.recv_buffers_out(), 0u);
 }
 
 // --- Many connections, one ring --------------------------------------------------------------
