@@ -23,7 +23,8 @@
 #                                 draws the charts from it)
 # Environment: HTTP_BENCH_SECONDS (5 per wrk run), HTTP_BENCH_ROUNDS (3), HTTP_BENCH_CONNS (64),
 # HTTP_BENCH_DEPTH (16), HTTP_BENCH_IDLE (5000), HTTP_BENCH_BURST (10000; 0 leaves the burst out),
-# HTTP_BENCH_SERVERS ("raw ringo nginx go"), HTTP_BENCH_RESULTS (bench/results: where http.md and
+# HTTP_BENCH_SERVERS ("raw ringo ringo_plain nginx go"; ringo_plain is hello_server --recv plain,
+# a recv SQE per read instead of the multishot recv), HTTP_BENCH_RESULTS (bench/results: where http.md and
 # http.json go; another directory keeps a trial run from replacing the figures README.md quotes).
 set -euo pipefail
 
@@ -36,7 +37,7 @@ conns=${HTTP_BENCH_CONNS:-64}
 depth=${HTTP_BENCH_DEPTH:-16}
 idle=${HTTP_BENCH_IDLE:-5000}
 burst=${HTTP_BENCH_BURST:-10000}
-servers=(${HTTP_BENCH_SERVERS:-raw ringo nginx go})
+servers=(${HTTP_BENCH_SERVERS:-raw ringo ringo_plain nginx go})
 results=${HTTP_BENCH_RESULTS:-$root/bench/results}
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
@@ -135,6 +136,8 @@ start_server() {
   case $name in
     raw) taskset -c "$server_core" "$build/bench/raw_http_server" --listen "$addr" & ;;
     ringo) taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" --threads 1 & ;;
+    ringo_plain)
+      taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" --recv plain & ;;
     nginx)
       nginx_conf "$tmp/nginx" "$port"
       taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
@@ -304,6 +307,7 @@ import json, math, statistics, sys, time
  json_path) = sys.argv[1:]
 hz = float(hz)
 names = {"raw": "raw io_uring loop (floor)", "ringo": "ringo hello_server, 1 thread",
+         "ringo_plain": "ringo hello_server --recv plain (a recv SQE per read)",
          "nginx": "nginx, 1 worker", "go": "Go net/http, GOMAXPROCS=1"}
 nan = float("nan")
 
@@ -346,7 +350,7 @@ def median(vals):
     return statistics.median(vals) if vals else nan
 
 med = {s: {k: median([r[k] for r in rs]) for k in keys} for s, rs in runs.items()}
-order = [s for s in ("raw", "ringo", "nginx", "go") if s in med]
+order = [s for s in ("raw", "ringo", "ringo_plain", "nginx", "go") if s in med]
 
 def ratio(s, key, base):
     if base not in med or s == base:

@@ -28,10 +28,12 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SHORT = {"raw": "raw io_uring loop", "ringo": "ringo hello_server", "nginx": "nginx, 1 worker",
+SHORT = {"raw": "raw io_uring loop", "ringo": "ringo hello_server",
+         "ringo_plain": "ringo, recv per read", "nginx": "nginx, 1 worker",
          "go": "Go net/http", "wrk": "wrk -t1"}
 CLIENT_SHORT = {"ringo": "ringo Transport", "wrk": "wrk -t1", "go": "Go http.Client"}
-COLOR = {"raw": "#8c8c8c", "ringo": "#1f5fbf", "nginx": "#2e8b3e", "go": "#17a2b8",
+COLOR = {"raw": "#8c8c8c", "ringo": "#1f5fbf", "ringo_plain": "#7fa6df", "nginx": "#2e8b3e",
+         "go": "#17a2b8",
          "wrk": "#8c8c8c"}
 LIGHT, DARK = "#9dbbe6", "#1f4e99"  # two series in one chart (p50/p99, sequential/burst)
 FONT = "Helvetica,13"

@@ -1,8 +1,10 @@
-// hello_server [--listen ADDR] [--threads N] [--tls-cert FILE --tls-key FILE]: "Hello, World!"
+// hello_server [--listen ADDR] [--threads N] [--tls-cert FILE --tls-key FILE] [--recv plain]:
+// "Hello, World!"
 // on GET /; a thread, io_context and SO_REUSEPORT listener per N (the first on the main thread).
 // Ctrl-C stops it. HTTP/1.1 and HTTP/2 with prior knowledge on the same port (curl
 // --http2-prior-knowledge, h2load); with a certificate and key, HTTPS instead (HTTP/2 by ALPN),
-// one TLS context shared by every thread.
+// one TLS context shared by every thread. `--recv plain`: one recv SQE per read instead of a
+// multishot recv per connection (the path of kernels before 6.0; bench/http.sh compares them).
 #include <cstdio>
 #include <signal.h>
 #include <string>
@@ -12,6 +14,7 @@
 #include <ringo/ringo.hpp>
 
 using namespace ringo;
+using namespace std::string_view_literals;
 
 task<void> hello(http::response_writer& w, http::request&) {
   w.header().set("Content-Type", "text/plain; charset=utf-8");
@@ -48,11 +51,13 @@ int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
   int threads = 1;
   std::string cert, key;
+  io_context_options ring;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string_view(argv[i]) == "--listen") address = argv[i + 1];
     if (std::string_view(argv[i]) == "--threads") threads = std::max(1, std::atoi(argv[i + 1]));
     if (std::string_view(argv[i]) == "--tls-cert") cert = argv[i + 1];
     if (std::string_view(argv[i]) == "--tls-key") key = argv[i + 1];
+    if (std::string_view(argv[i]) == "--recv") ring.multishot_recv = argv[i + 1] != "plain"sv;
   }
   net::tls_context tls;
   if (!cert.empty()) {
@@ -69,7 +74,8 @@ int main(int argc, char** argv) {
   block_signals({SIGINT, SIGTERM}).value();  // before the threads start: they inherit the mask
   std::stop_source stop;
   std::vector<std::jthread> workers;
+  auto run_here = [&ring](task<void> t) { io_context(ring).run(std::move(t)); };
   for (int i = 1; i < threads; ++i)
-    workers.emplace_back([&] { run(serve(address, tls, stop.get_token())); });
-  run(serve_until_signal(address, tls, &stop));
+    workers.emplace_back([&] { run_here(serve(address, tls, stop.get_token())); });
+  run_here(serve_until_signal(address, tls, &stop));
 }

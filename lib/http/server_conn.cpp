@@ -157,7 +157,13 @@ task<void> serve_light(server::state* st, Stream c, const net::tls_connection_st
         break;
       close_after = true;
     }
-    if (!first) start = clock::now();
+    if (!first) {
+      start = clock::now();
+      // A client that comes back receives through one multishot recv from now on: no recv SQE a
+      // request (net::conn::receive_multishot). Not from the first request: a connection that
+      // makes one and idles (a burst) then keeps no receive state (~130 B) while it idles.
+      if constexpr (std::is_same_v<Stream, net::conn>) c.receive_multishot();
+    }
     end = co_await serve_requests(st, &c, tls, &remote, start, close_after, first, &deadline);
     if (end != server_conn::outcome::idle || st->shutting_down) break;
     first = false;

@@ -272,6 +272,7 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
     co_return co_await add_tls(s, std::move(w), std::move(*dialed), std::move(host),
                                std::move(stop));
   }
+  dialed->receive_multishot();  // no recv SQE a response (net::conn::receive_multishot)
   co_return dialed_conn{std::make_unique<net::conn>(std::move(*dialed)), nullptr};
 }
 

@@ -186,5 +186,28 @@ TEST_F(CrossConnection, AbandonedExchangesOfEveryKindLeaveTheNextConnectionClean
   }
 }
 
+// A connection that comes back receives through a multishot recv whose buffers every connection
+// on the thread shares (net::conn::receive_multishot): one left mid-request, by RST or FIN, with
+// part of its bytes still in a ring buffer, must not hand them to the next connection's request.
+TEST_F(CrossConnection, ReceiveBuffersLeftMidRequestHoldNothingForTheNext) {
+  routes rt;
+  http::server srv(std::ref(rt));
+  server_thread t(srv);
+  const std::string partial_head = "GET /own/never HTTP/1.1\r\nX-Secret: token-of-a\r\nHost: te";
+  const std::string partial_body =
+      "POST /own/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nX-Secret: 12";
+  for (int round = 0; round < 20; ++round) {
+    raw_client a(t.port());
+    a.send(get_request("/own/first"));  // the first request: the connection comes back after it
+    auto first = a.read_response(false, 2s);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->body, "answer for first");
+    a.send(round % 2 ? partial_head : partial_body);
+    std::this_thread::sleep_for(2ms);
+    leave(a, round % 4 < 2);
+    expect_own_answers(t.port(), 2, round % 2 ? "a partial head" : "a partial body");
+  }
+}
+
 }  // namespace
 }  // namespace ringo::http
