@@ -251,9 +251,9 @@ class ReverseProxyToHttpbin(unittest.TestCase):
             time.sleep(0.01)
         self.assertGreater(len(found), before, "httpbin's handler was not stopped")
         waited = int(found[-1])
-        # The handler started about when the request was sent; it was stopped within 100 ms of
-        # the client leaving at 300 ms.
-        self.assertGreaterEqual(waited, 290)
+        # The handler started about when the request was sent (on a loaded machine tens of ms
+        # later: 289 ms was seen); it was stopped within 100 ms of the client leaving at 300 ms.
+        self.assertGreaterEqual(waited, 250)
         self.assertLess(waited, 400, f"stopped {waited - 300} ms after the client left")
 
     def test_a_header_named_in_connection_is_not_forwarded(self):
