@@ -10,9 +10,15 @@
 # /proc/PID/stat over the run, divided by the requests wrk counted). Servers run in turn, ROUNDS
 # times interleaved; the table shows medians and ratios to nginx.
 #
+# Then the client: bench/http_load https://... --cacert (ringo's transport, one thread) and
+# wrk -t1, each -c64 keep-alive, in turn ROUNDS times against one hello_server --tls-cert, the
+# client on core 1 and the server on core 0. Figure: the client's CPU per request (http_load's own
+# getrusage; wrk's user + system time from /usr/bin/time over the requests it counted), printed
+# as "client: http_load https vs wrk: X.XX× CPU/request" with both medians.
+#
 #   bench/https.sh [BUILD_DIR]    default build/bench; prints a markdown table
 # Environment: HTTPS_BENCH_SECONDS (5 per wrk run), HTTPS_BENCH_ROUNDS (3),
-# HTTPS_BENCH_SERVERS ("ringo nginx go").
+# HTTPS_BENCH_SERVERS ("ringo nginx go"), HTTPS_BENCH_CLIENT (1; 0 leaves the client out).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +36,12 @@ source "$root/bench/lib.sh"
 for tool in wrk openssl; do
   command -v "$tool" >/dev/null || { say "$tool is not installed: skipping"; exit 0; }
 done
-if [[ ! -x $build/examples/hello_server ]]; then
-  say "building hello_server in $build"
-  meson compile -C "$build" hello_server >&2
-fi
+for target in examples/hello_server bench/http_load; do
+  if [[ ! -x $build/$target ]]; then
+    say "building ${target#*/} in $build"
+    meson compile -C "$build" "${target#*/}" >&2
+  fi
+done
 
 server_core=0 client_core=1
 (($(nproc) >= 2)) || client_core=0
@@ -184,3 +192,29 @@ echo
 echo "ECDSA P-256, TLS 1.3 (wrk's OpenSSL), ${secs} s per run, medians of $rounds rounds; server on"
 echo "core $server_core, wrk on core $client_core. Goals (issue 12): keep-alive ≤ 1.1× nginx's CPU per"
 echo "request; per new connection ≤ nginx's."
+
+# The client against wrk, over the same TLS 1.3 keep-alive load.
+[[ ${HTTPS_BENCH_CLIENT:-1} == 1 ]] || exit 0
+[[ -x /usr/bin/time ]] || { say "/usr/bin/time is missing: the client left out"; exit 0; }
+port=$(free_port)
+start_server ringo "$port" || exit 0
+url=https://127.0.0.1:$port/
+taskset -c "$client_core" wrk -t1 -c16 -d1s "$url" >/dev/null  # warm-up
+load_us= wrk_us=
+for ((round = 1; round <= rounds; round++)); do
+  us=$(taskset -c "$client_core" "$build/bench/http_load" "$url" -c 64 -d "$secs" \
+    --cacert "$tmp/cert.pem" | awk '{ for (i = 1; i < NF; i++) if ($i == "cpu_us_per_req") print $(i + 1) }')
+  load_us+="$us "
+  # /usr/bin/time writes "user system" on stderr after wrk's report on stdout.
+  out=$(/usr/bin/time -f 'cpu %U %S' taskset -c "$client_core" wrk -t1 -c64 -d"${secs}s" "$url" 2>&1)
+  us=$(echo "$out" | awk '/ requests in / { n = $1 } /^cpu / { t = $2 + $3 }
+    END { if (n > 0) printf "%.2f", t * 1e6 / n; else print "nan" }')
+  wrk_us+="$us "
+  say "client round $round: http_load ${load_us}µs, wrk ${wrk_us}µs"
+done
+stop_server
+load_med=$(echo "$load_us" | median) wrk_med=$(echo "$wrk_us" | median)
+ratio=$(awk -v a="$load_med" -v b="$wrk_med" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+echo
+echo "client: http_load https vs wrk: ${ratio}× CPU/request (http_load $load_med µs, wrk $wrk_med µs;"
+echo "-c64 keep-alive, TLS 1.3, medians of $rounds rounds of ${secs} s; client on core $client_core)"

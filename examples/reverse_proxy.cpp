@@ -1,7 +1,12 @@
 // reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] [--tls-cert FILE --tls-key FILE]
-// URL: serves every request (over HTTPS with a certificate and key) by passing it on to URL (Go's
+//               [--cacert FILE] [-k|--insecure] URL
+// serves every request (over HTTPS with a certificate and key) by passing it on to URL (Go's
 // httputil.ReverseProxy), e.g.
 //   reverse_proxy --listen 127.0.0.1:8081 http://127.0.0.1:8080/
+//   reverse_proxy --listen 127.0.0.1:8081 --cacert ca.pem https://localhost:8443/
+// An https:// upstream is verified against the system's roots, or FILE's with --cacert; -k accepts
+// any certificate (a self-signed test upstream). A failed verification is a 502, logged as Go's
+// "http: proxy error: tls: failed to verify certificate: ...".
 // Ctrl-C finishes the requests in flight, then exits.
 //
 // The upstream connections are the transport's: it keeps as many idle as were lately in use at
@@ -22,19 +27,26 @@ task<void> shut_down_on_signal(http::server* server, std::stop_token stop) {
   if (co_await std::move(signal)) co_await server->shutdown();
 }
 
-task<int> serve(std::string address, http::url target, int idle_per_host, std::string cert,
-                std::string key) {
+struct options {
+  std::string address = "127.0.0.1:8080";
+  std::string target, cert, key;
+  int idle_per_host = http::transport_options::follow_demand;
+  net::tls_config upstream_tls;  // for an https:// URL: --cacert, -k
+};
+
+task<int> serve(options o, http::url target) {
   // Go's DefaultTransport gives a dial 30 s; a dial that outlives its client ends for the pool.
-  http::transport upstream(
-      {.max_idle_conns_per_host = idle_per_host, .dialer = {.timeout = std::chrono::seconds(30)}});
+  http::transport upstream({.max_idle_conns_per_host = o.idle_per_host,
+                            .dialer = {.timeout = std::chrono::seconds(30)},
+                            .tls = o.upstream_tls});
   http::server server(http::reverse_proxy(target, upstream));
   scope s;
   s.spawn(shut_down_on_signal(&server, s.get_token()));
   result<void, net::op_error> served;
-  if (cert.empty())
-    served = co_await server.listen_and_serve(address);
+  if (o.cert.empty())
+    served = co_await server.listen_and_serve(o.address);
   else
-    served = co_await server.listen_and_serve_tls(address, cert, key);
+    served = co_await server.listen_and_serve_tls(o.address, o.cert, o.key);
   if (!served) std::fprintf(stderr, "%s\n", served.error().message().c_str());
   s.request_stop();
   co_await s.join();
@@ -43,37 +55,40 @@ task<int> serve(std::string address, http::url target, int idle_per_host, std::s
 }
 
 int main(int argc, char** argv) {
-  std::string address = "127.0.0.1:8080";
-  std::string target, cert, key;
-  int idle_per_host = http::transport_options::follow_demand;
+  options o;
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--listen" && i + 1 < argc) {
-      address = argv[++i];
+      o.address = argv[++i];
     } else if (arg == "--max-idle-conns-per-host" && i + 1 < argc) {
-      idle_per_host = std::atoi(argv[++i]);
+      o.idle_per_host = std::atoi(argv[++i]);
     } else if (arg == "--tls-cert" && i + 1 < argc) {
-      cert = argv[++i];
+      o.cert = argv[++i];
     } else if (arg == "--tls-key" && i + 1 < argc) {
-      key = argv[++i];
-    } else if (!arg.starts_with("-") && target.empty()) {
-      target = arg;
+      o.key = argv[++i];
+    } else if (arg == "--cacert" && i + 1 < argc) {
+      o.upstream_tls.root_cas = {net::pem::file(argv[++i])};
+    } else if (arg == "-k" || arg == "--insecure") {
+      o.upstream_tls.insecure_skip_verify = true;
+    } else if (!arg.starts_with("-") && o.target.empty()) {
+      o.target = arg;
     } else {
-      target.clear();
+      o.target.clear();
       break;
     }
   }
-  if (target.empty() || cert.empty() != key.empty()) {
+  if (o.target.empty() || o.cert.empty() != o.key.empty()) {
     std::fprintf(stderr,
                  "usage: reverse_proxy [--listen ADDR] [--max-idle-conns-per-host N] "
-                 "[--tls-cert FILE --tls-key FILE] URL\n");
+                 "[--tls-cert FILE --tls-key FILE] [--cacert FILE] [-k|--insecure] URL\n");
     return 2;
   }
-  auto url = http::parse_url(target);
+  auto url = http::parse_url(o.target);
   if (!url) {
-    std::fprintf(stderr, "reverse_proxy: %s: %s\n", target.c_str(), url.error().message().c_str());
+    std::fprintf(stderr, "reverse_proxy: %s: %s\n", o.target.c_str(),
+                 url.error().message().c_str());
     return 2;
   }
   block_signals({SIGINT, SIGTERM}).value();  // before any thread starts: they inherit the mask
-  return run(serve(address, *url, idle_per_host, cert, key));
+  return run(serve(std::move(o), *url));
 }

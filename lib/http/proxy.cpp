@@ -238,9 +238,9 @@ result<proxy_target, url_error> parse_proxy(std::string_view text) {
   auto u = parse_url(full);
   if (!u)
     return url_error{"invalid proxy address \"" + std::string(text) + "\": " + u.error().text};
-  if (u->scheme != "http")
+  if (u->scheme != "http" && u->scheme != "https")
     return url_error{"invalid proxy address \"" + std::string(text) +
-                     "\": only http:// proxies are supported"};
+                     "\": only http:// and https:// proxies are supported"};
   return proxy_target{std::move(*u), std::move(authorization)};
 }
 

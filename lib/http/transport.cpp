@@ -163,8 +163,9 @@ struct dialed_conn {
 // Go's persistConn.addTLS: the handshake under tls_handshake_timeout and the dial's stop, with
 // the host as server name unless the config names one. The trace hears of it while the request
 // that started the dial still waits.
-task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w, net::conn c,
-                                                std::string host, std::stop_token stop) {
+task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w,
+                                                std::unique_ptr<net::stream> c, std::string host,
+                                                std::stop_token stop) {
   auto trace = [&w]() -> const client_trace* { return w->waiting() ? w->trace : nullptr; };
   if (const client_trace* t = trace(); t && t->tls_handshake_start) t->tls_handshake_start();
   const duration limit = s->options.tls_handshake_timeout;
@@ -190,7 +191,7 @@ task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w,
 // opens it; another status fails with its text, as Go's does ("Forbidden"). The answer's head is
 // read whole and bounded; bytes after it (the proxy may not speak before the client's TLS hello)
 // refuse the tunnel.
-task<result<void, client_error>> open_tunnel(net::conn& c, const proxy_target& proxy,
+task<result<void, client_error>> open_tunnel(net::stream& c, const proxy_target& proxy,
                                              const std::string& target, std::stop_token stop,
                                              time_point deadline) {
   std::string ask = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
@@ -229,7 +230,8 @@ task<result<void, client_error>> open_tunnel(net::conn& c, const proxy_target& p
 }
 
 // Dials the conn a key names: "host:port", or "https://host:port" and then the handshake; or, for
-// a key through a proxy, the proxy, then a CONNECT tunnel for https.
+// a key through a proxy, the proxy (and TLS with it for an https:// proxy), then a CONNECT tunnel
+// for https.
 task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_ptr w,
                                                      std::string key, std::stop_token stop) {
   const transport::state::proxy_route* route = nullptr;
@@ -256,12 +258,23 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
     // Go wraps a proxy's dial error as a "proxyconnect" op: "proxyconnect tcp: dial tcp ...".
     co_return client_error{e.code(), route ? "proxyconnect tcp: " + e.message() : e.message()};
   }
+  // No recv SQE a response (net::conn::receive_multishot); under TLS too, whose records it reads.
+  dialed->receive_multishot();
+  std::unique_ptr<net::stream> conn = std::make_unique<net::conn>(std::move(*dialed));
+  if (route && route->proxy.address.scheme == "https") {
+    // Go's dialConn for an https proxy: TLS with the proxy first, its failure a proxyconnect one.
+    auto to_proxy = co_await add_tls(s, w, std::move(conn), route->proxy.address.host, stop);
+    if (!to_proxy)
+      co_return client_error{to_proxy.error().code(),
+                             "proxyconnect tcp: " + to_proxy.error().message()};
+    conn = std::move(to_proxy->stream);
+  }
   if (route && tls) {
     const duration limit = s->options.tls_handshake_timeout;
     const time_point deadline = limit > duration::zero() ? clock::now() + limit : no_deadline;
-    auto tunnel = co_await open_tunnel(*dialed, route->proxy, route->tunnel_to, stop, deadline);
+    auto tunnel = co_await open_tunnel(*conn, route->proxy, route->tunnel_to, stop, deadline);
     if (!tunnel) {
-      dialed->close();
+      conn->close();
       co_return tunnel.error();
     }
     key = route->tunnel_to;  // the handshake is with the target
@@ -269,11 +282,10 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
   if (tls) {
     std::string host;
     if (auto hp = net::split_host_port(key)) host = std::string(hp->host);
-    co_return co_await add_tls(s, std::move(w), std::move(*dialed), std::move(host),
-                               std::move(stop));
+    co_return co_await add_tls(s, std::move(w), std::move(conn), std::move(host), std::move(stop));
   }
-  dialed->receive_multishot();  // no recv SQE a response (net::conn::receive_multishot)
-  co_return dialed_conn{std::make_unique<net::conn>(std::move(*dialed)), nullptr};
+  // (Through an https proxy in absolute form, the proxy's TLS state is not the response's.)
+  co_return dialed_conn{std::move(conn), nullptr};
 }
 
 }  // namespace
@@ -281,6 +293,7 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
 std::string transport::state::proxied_key(std::string direct_key, const proxy_target& proxy,
                                           bool tls) {
   std::string key = tls ? direct_key + " via " : std::string("proxy ");
+  if (proxy.address.scheme == "https") key += detail::https_key_prefix;  // not an http one's conn
   key += proxy.address.authority();
   if (!proxy.authorization.empty()) key += " " + proxy.authorization;
   if (!proxy_routes.contains(key)) {

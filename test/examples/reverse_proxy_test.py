@@ -2,7 +2,8 @@
 """End-to-end tests of examples/reverse_proxy in front of examples/httpbin, with curl and raw
 sockets: every route, 20 MiB each way byte-exact (sized and chunked), streams, a client leaving,
 an upstream refusing, hop-by-hop fields, X-Forwarded-For, pipelining, and the proxy's
-descriptors after all of it.
+descriptors after all of it; an https:// upstream (httpbin --tls-cert) verified with --cacert or
+not at all with -k, and one whose certificate does not verify.
 
 Usage: reverse_proxy_test.py PATH/TO/reverse_proxy PATH/TO/httpbin
 """
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 import unittest
+
+from https_examples_test import make_certs
 
 PROXY = HTTPBIN = None
 MIB = 1 << 20
@@ -248,9 +251,9 @@ class ReverseProxyToHttpbin(unittest.TestCase):
             time.sleep(0.01)
         self.assertGreater(len(found), before, "httpbin's handler was not stopped")
         waited = int(found[-1])
-        # The handler started about when the request was sent; it was stopped within 100 ms of
-        # the client leaving at 300 ms.
-        self.assertGreaterEqual(waited, 290)
+        # The handler started about when the request was sent (on a loaded machine tens of ms
+        # later: 289 ms was seen); it was stopped within 100 ms of the client leaving at 300 ms.
+        self.assertGreaterEqual(waited, 250)
         self.assertLess(waited, 400, f"stopped {waited - 300} ms after the client left")
 
     def test_a_header_named_in_connection_is_not_forwarded(self):
@@ -312,6 +315,64 @@ def read_buffered_response(sock, buffered):
     return read_response(Prefixed())
 
 
+@unittest.skipUnless(shutil.which("curl") and shutil.which("openssl"),
+                     "curl or openssl is not installed")
+class ReverseProxyToHttpsUpstream(unittest.TestCase):
+    """The proxy speaks plain HTTP to its clients and TLS to httpbin --tls-cert."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs, cls.ca, cert, key = make_certs()
+        cls.httpbin = Program(HTTPBIN, "--tls-cert", cert, "--tls-key", key)
+        cls.upstream = f"https://127.0.0.1:{cls.httpbin.port}/"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.httpbin.stop()
+        shutil.rmtree(cls.certs, ignore_errors=True)
+
+    def proxy(self, *args):
+        proxy = Program(PROXY, *args, self.upstream)
+
+        def stop():
+            err = proxy.stderr()
+            self.assertEqual(proxy.stop(), 0, err)
+
+        self.addCleanup(stop)
+        return proxy
+
+    def test_get_and_a_one_mib_post_byte_exact_with_cacert(self):
+        proxy = self.proxy("--cacert", self.ca)
+        r = curl(proxy.url("/bytes/100000"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, httpbin_bytes(100000))
+        r = curl(proxy.url("/headers"))
+        self.assertIn(b"X-Forwarded-Proto: http\n", r.stdout)
+        self.assertIn(f"Host: 127.0.0.1:{self.httpbin.port}\n".encode(), r.stdout)
+        data = os.urandom(MIB)
+        r = subprocess.run(["curl", "-sS", "--max-time", "30", "--data-binary", "@-",
+                            "-H", "Expect:", proxy.url("/echo")],
+                           input=data, capture_output=True, timeout=40)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), MIB)
+        self.assertEqual(sha256(r.stdout), sha256(data))
+        self.assertNotIn("proxy error", proxy.stderr())
+
+    def test_insecure_accepts_an_unknown_ca(self):
+        proxy = self.proxy("-k")
+        r = curl(proxy.url("/bytes/1000"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, httpbin_bytes(1000))
+
+    def test_an_unknown_ca_is_a_502_and_logged_as_go_does(self):
+        proxy = self.proxy()  # the system's roots, which do not hold the test CA
+        r = curl("-o", "/dev/null", "-w", "%{http_code}", proxy.url("/get"))
+        self.assertEqual(r.stdout, b"502")
+        m = proxy.wait_for_stderr(r"http: proxy error: tls: failed to verify certificate: "
+                                  r"x509: certificate signed by unknown authority")
+        self.assertIsNotNone(m, proxy.stderr())
+
+
 @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
 class ReverseProxyErrors(unittest.TestCase):
     def test_a_refused_upstream_is_a_502_and_logged_as_go_does(self):
@@ -327,7 +388,7 @@ class ReverseProxyErrors(unittest.TestCase):
             proxy.stop()
 
     def test_bad_arguments_are_refused(self):
-        for args in ([], ["ftp://127.0.0.1/"], ["--listen"], ["a", "b"]):
+        for args in ([], ["ftp://127.0.0.1/"], ["--listen"], ["a", "b"], ["--cacert"]):
             with self.subTest(args=args):
                 r = subprocess.run([PROXY, *args], capture_output=True, timeout=5)
                 self.assertEqual(r.returncode, 2, r.stderr)

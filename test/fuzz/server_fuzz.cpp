@@ -18,6 +18,8 @@
 // order, one the plain parser finds in the connection's input (method, target, and the body when
 // the handler read it all); every response a handler made names its own connection. When every
 // request in the input is well-formed and kept alive, each gets exactly one final response.
+#include "server_fuzz.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -28,8 +30,6 @@
 #include <sys/socket.h>
 #include <vector>
 
-#include "h1/parser.hpp"
-#include "ringo/http/headers.hpp"
 #include "ringo/http/request.hpp"
 #include "ringo/http/response_writer.hpp"
 #include "ringo/http/server.hpp"
@@ -44,85 +44,7 @@ namespace {
 
 using namespace ringo;
 using namespace std::chrono_literals;
-using http::h1::message_parser;
-using event = message_parser::event;
-
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "server_fuzz: invariant broken: %s\n", what);
-  std::abort();
-}
-
-void check(bool ok, const char* what) {
-  if (!ok) fail(what);
-}
-
-// What the plain parser finds in the input: the requests, in order, as far as they are complete.
-struct model_request {
-  std::string method, url, body;
-  bool accepted = false;  // passes the server's checks, kept alive, no Expect
-};
-struct model {
-  std::vector<model_request> requests;  // complete ones
-  std::size_t heads = 0;                // heads parsed (complete or not)
-  std::vector<std::string> methods;     // of every head parsed, the last maybe incomplete
-  bool clean = true;                    // no error, nothing left over, all accepted
-};
-
-model parse_requests(std::string_view stream) {
-  model m;
-  message_parser p(HTTP_REQUEST);
-  std::size_t begin = 0;
-  while (begin < stream.size()) {
-    p.reset();
-    model_request r;
-    bool head = false, done = false;
-    std::size_t framing = 0;  // body-phase bytes that are not body (chunk lines, extensions)
-    while (!done) {
-      auto step = p.feed(stream.substr(begin));
-      begin += step.consumed;
-      if (head) framing += step.consumed - (step.what == event::body ? step.body.size() : 0);
-      switch (step.what) {
-        case event::error:
-          m.clean = false;
-          return m;
-        case event::need_more:
-          if (step.consumed == 0 || begin == stream.size()) {
-            m.clean = false;
-            return m;
-          }
-          break;
-        case event::body:
-          r.body.append(step.body);
-          break;
-        case event::head_done:
-        case event::message_done:
-          if (!head) {
-            head = true;
-            ++m.heads;
-            m.methods.push_back(p.method);
-            r.method = p.method;
-            r.url = p.url;
-            auto hosts = p.fields.values("Host");
-            auto te = p.fields.values("Transfer-Encoding");
-            r.accepted = p.version_major == 1 && p.version_minor == 1 && hosts.size() == 1 &&
-                         (te.empty() || (te.size() == 1 && http::iequals(te.front(), "chunked"))) &&
-                         !p.fields.contains("Expect") && p.keep_alive() &&
-                         p.fields.get("Connection") == std::nullopt;
-            for (char c : hosts.empty() ? std::string_view() : hosts.front())
-              if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '.' || c == ':'))
-                r.accepted = false;  // keep the model simple: plain host names only
-          }
-          if (step.what == event::message_done) done = true;
-          break;
-      }
-    }
-    // The server refuses chunk framing far beyond its data (Go #64433: 16 KiB): not modelled.
-    if (framing > 8192) r.accepted = false;
-    if (!r.accepted) m.clean = false;
-    m.requests.push_back(std::move(r));
-  }
-  return m;
-}
+using namespace ringo::fuzz;
 
 struct seen_request {
   std::string method, target, body;
@@ -187,29 +109,6 @@ task<void> serve(http::server::state& st, int fd) {
   co_await http::detail::serve_connection(&st, net::conn(unique_fd(fd), "unix"));
 }
 
-task<void> write_input(int fd, std::string_view stream, std::size_t split) {
-  for (std::string_view part : {stream.substr(0, split), stream.substr(split)}) {
-    while (!part.empty()) {
-      auto n = co_await send(fd, part);
-      if (!n) co_return;  // the server closed: fine
-      part.remove_prefix(*n);
-    }
-    co_await yield();  // let the server see the first part alone
-  }
-  ::shutdown(fd, SHUT_WR);
-}
-
-task<void> read_output(int fd, std::string& out) {
-  time_point deadline = clock::now() + 10s;
-  char buf[16384];
-  for (;;) {
-    auto n = co_await recv(fd, buf, {}, deadline);
-    if (!n && n.error() == ringo::errc::timed_out) fail("the server hangs");
-    if (!n || *n == 0) co_return;
-    out.append(buf, *n);
-  }
-}
-
 task<void> client(int fd, std::string_view stream, std::size_t split, std::string& out) {
   co_await when_all(write_input(fd, stream, split), read_output(fd, out));
   ::close(fd);
@@ -219,47 +118,6 @@ task<void> client(int fd, std::string_view stream, std::size_t split, std::strin
 task<void> leaving_client(int fd, std::string_view stream, std::size_t split) {
   co_await write_input(fd, stream, split);
   ::close(fd);
-}
-
-// Checks what the server sent; returns the number of final responses.
-std::size_t check_responses(std::string_view out, const model& m, bool may_be_cut) {
-  message_parser p(HTTP_RESPONSE);
-  std::size_t begin = 0, finals = 0;
-  bool error_to_head = false;
-  while (begin < out.size()) {
-    // An error response closes the connection; it carries its text even when the bad request was
-    // a HEAD (as Go's do): what follows it is that body, not another response.
-    if (error_to_head) break;
-    p.reset();
-    // A HEAD request's response has no body, whatever its Content-Length says (said before the
-    // head is parsed; a 1xx response has none anyway).
-    // (A request cut inside its body is answered too, the handler having seen the read fail.)
-    if (finals < m.methods.size() && m.methods[finals] == "HEAD") p.skip_body();
-    bool head = false;
-    for (;;) {
-      auto step = p.feed(out.substr(begin));
-      begin += step.consumed;
-      check(step.what != event::error, "the server sent a malformed response");
-      if (!head && p.head_complete() && step.what != event::need_more) {  // head_done, or at
-        // once message_done when a skipped body ends the message in the same feed
-        head = true;
-        check(p.version_major == 1 && p.version_minor == 1, "a response that is not HTTP/1.1");
-        check(p.status >= 100 && p.status <= 599, "a status out of range");
-        if (p.status >= 200) ++finals;
-        auto conn = p.fields.get("X-Conn");
-        check(!conn || *conn == current->conn_id, "a response made for another connection");
-        error_to_head = p.status >= 400 && p.fields.has_token("Connection", "close") &&
-                        finals <= m.methods.size() && m.methods[finals - 1] == "HEAD";
-      }
-      if (step.what == event::message_done) break;
-      if (step.what == event::need_more && begin == out.size()) {
-        // A handler that throws after its head went out leaves the response cut (on purpose).
-        check(p.finish() || may_be_cut, "the server's output ends inside a response");
-        return finals;
-      }
-    }
-  }
-  return finals;
 }
 
 struct connection_input {
@@ -313,7 +171,7 @@ void serve_one(http::server::state& st, run_state& state, const connection_input
   // The client half-closes once it has sent everything; as in Go, that FIN stops the request's
   // token but not its response, so only a handler that throws may leave a response cut.
   bool may_be_cut = (state.mode & 16) != 0;
-  std::size_t finals = check_responses(out, m, may_be_cut);
+  std::size_t finals = check_responses(out, m, may_be_cut, state.conn_id);
   check(finals <= m.requests.size() + 1, "more responses than requests");
   if (m.clean && !may_be_cut)
     check(finals == m.requests.size(), "a well-formed request went unanswered");
@@ -323,6 +181,7 @@ void serve_one(http::server::state& st, run_state& state, const connection_input
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
+  fuzz::target_name = "server_fuzz";
   std::string_view input(reinterpret_cast<const char*>(data) + 2, size - 2);
   run_state state;
   state.mode = data[1];

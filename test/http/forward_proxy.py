@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A forward proxy for transport_proxy_test: absolute-form HTTP requests and CONNECT tunnels.
 
-  forward_proxy.py [--refuse | --silent]
+  forward_proxy.py [--refuse | --silent] [--tls CERT KEY]
 
 Listens on 127.0.0.1 (a kernel-chosen port) and prints "listening PORT". For each request it
 prints "request METHOD TARGET auth=PROXY-AUTHORIZATION" and flushes. An absolute-form request is
@@ -10,14 +10,23 @@ until the host closes, then the client's connection is closed too (GET only: a b
 the first read is not forwarded). CONNECT host:port opens a
 tunnel (200, then bytes both ways until either side ends) or, with --refuse, gets 403 Forbidden; with --silent, no answer at all.
 Talks to loopback only: a target that is not 127.0.0.1 or [::1] gets 502.
+With --tls it is an https:// proxy: clients speak TLS to it (CERT and KEY: PEM files). A tunnel
+relays both ways from one thread, since an ssl socket cannot be read and written from two.
 """
 
+import select
 import socket
+import ssl
 import sys
 import threading
 
 REFUSE = "--refuse" in sys.argv[1:]
 SILENT = "--silent" in sys.argv[1:]  # reads a CONNECT and never answers it
+TLS = None
+if "--tls" in sys.argv[1:]:
+    i = sys.argv.index("--tls")
+    TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    TLS.load_cert_chain(sys.argv[i + 1], sys.argv[i + 2])
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
@@ -48,6 +57,30 @@ def pipe(src, dst):
             pass
 
 
+def relay(a, b):
+    """Bytes both ways between a and b until either ends, from this thread alone."""
+    socks = (a, b)
+    try:
+        while True:
+            # Bytes an ssl socket already decrypted are not seen by select.
+            ready = [s for s in socks if isinstance(s, ssl.SSLSocket) and s.pending()]
+            if not ready:
+                ready, _, _ = select.select(socks, [], [])
+            for s in ready:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return
+                (b if s is a else a).sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 def split_host_port(hp):
     if hp.startswith("["):
         host, _, port = hp[1:].partition("]:")
@@ -57,6 +90,13 @@ def split_host_port(hp):
 
 
 def serve(client):
+    if TLS:
+        try:
+            client = TLS.wrap_socket(client, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            print(f"tls handshake failed: {e}", flush=True)
+            client.close()
+            return
     with client:
         head, rest = read_head(client)
         if head is None:
@@ -82,10 +122,7 @@ def serve(client):
             client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
             if rest:
                 up.sendall(rest)
-            t = threading.Thread(target=pipe, args=(up, client))
-            t.start()
-            pipe(client, up)
-            t.join()
+            relay(client, up)
             up.close()
             return
         # http://host:port/path -> host:port and /path

@@ -89,6 +89,10 @@ TEST(Proxy, UserinfoBecomesBasicProxyAuthorization) {
   auto user_only = parse_proxy("http://u@proxy.tld");
   ASSERT_TRUE(user_only);
   EXPECT_EQ(user_only->authorization, "Basic dTo=");
+  auto tls = parse_proxy("https://proxy.tld");  // spoken to over TLS, on 443 by default
+  ASSERT_TRUE(tls);
+  EXPECT_EQ(tls->address.scheme, "https");
+  EXPECT_EQ(tls->address.authority(), "proxy.tld:443");
 }
 
 TEST(Proxy, BadProxyAddressesAreErrors) {

@@ -1,6 +1,7 @@
 // The transport through a forward proxy (test/http/forward_proxy.py, run by Debian's python3):
 // http:// requests in absolute form with the proxy URL's credentials, https:// ones through a
-// CONNECT tunnel with TLS end to end, a proxy that refuses the tunnel, and one that is not there.
+// CONNECT tunnel with TLS end to end, a proxy that refuses the tunnel, and one that is not there;
+// an https:// proxy (forward_proxy.py --tls), and one whose certificate does not verify.
 // Upstreams are ringo servers on their own threads; everything on loopback.
 #include <chrono>
 #include <memory>
@@ -31,11 +32,11 @@ class TransportProxy : public ringo::test::RingoTest {
     if (!certs_) GTEST_SKIP() << why;
     RingoTest::SetUp();
   }
-  // Starts the proxy; its port.
-  std::uint16_t start_proxy(std::string mode = {}) {
+  // Starts the proxy with `args` (forward_proxy.py's options); its port.
+  std::uint16_t start_proxy(const std::vector<std::string>& args = {}) {
     std::vector<std::string> argv{"/usr/bin/python3",
                                   std::string(RINGO_SOURCE_DIR) + "/test/http/forward_proxy.py"};
-    if (!mode.empty()) argv.push_back(std::move(mode));
+    argv.insert(argv.end(), args.begin(), args.end());
     proxy_ = std::make_unique<child_process>(argv);
     auto line = proxy_->wait_for_line("listening ", 10s);
     if (!line) return 0;
@@ -114,8 +115,48 @@ TEST_F(TransportProxy, HttpsTunnelsThroughConnectWithTlsEndToEnd) {
       << proxy().output();
 }
 
+// Go's https:// proxies: TLS with the proxy (verified with the transport's roots, the proxy's host
+// as server name), then absolute form for http, and for https a tunnel with TLS inside that TLS.
+TEST_F(TransportProxy, AnHttpsProxyCarriesHttpAndHttpsOverTlsToIt) {
+  http::server plain_srv(say_hello);
+  test::server_thread plain(plain_srv);
+  http::server tls_srv(say_hello);
+  test::server_thread secure(tls_srv,
+                             net::tls_config{.certificates = {{net::pem::file(certs().leaf),
+                                                               net::pem::file(certs().leaf_key)}}});
+  const std::uint16_t port = start_proxy({"--tls", certs().leaf, certs().leaf_key});
+  ASSERT_NE(port, 0);
+  transport_options o;
+  o.tls.root_cas = {net::pem::file(certs().ca)};
+  o.proxy = fixed_proxy(parse_proxy("https://127.0.0.1:" + std::to_string(port)).value());
+  outcome got = get_via(o, plain.url("/x"));
+  EXPECT_EQ(got.error, "");
+  EXPECT_EQ(got.body, "hello");
+  EXPECT_FALSE(got.tls);  // the response's TLS state is the origin's: none here
+  EXPECT_TRUE(proxy().wait_for_line("request GET " + plain.url("/x") + " auth=", 5s))
+      << proxy().output();
+  got = get_via(o, "https://" + secure.address() + "/");
+  EXPECT_EQ(got.error, "");
+  EXPECT_EQ(got.body, "hello over tls");
+  EXPECT_TRUE(got.tls);
+  EXPECT_TRUE(proxy().wait_for_line("request CONNECT " + secure.address() + " auth=", 5s))
+      << proxy().output();
+}
+
+TEST_F(TransportProxy, AnHttpsProxyWhoseCertificateDoesNotVerifyIsAProxyconnectError) {
+  const std::uint16_t port = start_proxy({"--tls", certs().self_signed, certs().self_signed_key});
+  ASSERT_NE(port, 0);
+  transport_options o;
+  o.tls.root_cas = {net::pem::file(certs().ca)};
+  o.proxy = fixed_proxy(parse_proxy("https://127.0.0.1:" + std::to_string(port)).value());
+  outcome got = get_via(o, "http://127.0.0.1:9/");
+  EXPECT_EQ(got.error,
+            "proxyconnect tcp: tls: failed to verify certificate: x509: certificate signed by "
+            "unknown authority");
+}
+
 TEST_F(TransportProxy, ARefusedTunnelFailsWithTheProxysStatusText) {
-  const std::uint16_t port = start_proxy("--refuse");
+  const std::uint16_t port = start_proxy({"--refuse"});
   ASSERT_NE(port, 0);
   transport_options o;
   o.tls.root_cas = {net::pem::file(certs().ca)};
@@ -169,7 +210,7 @@ task<void> get_stopped_after(transport* t, std::string u, duration after, outcom
 }
 
 TEST_F(TransportProxy, ASilentTunnelEndsAtTheHandshakeTimeoutOrTheRequestsStop) {
-  const std::uint16_t port = start_proxy("--silent");
+  const std::uint16_t port = start_proxy({"--silent"});
   ASSERT_NE(port, 0);
   transport_options o;
   o.tls.root_cas = {net::pem::file(certs().ca)};

@@ -2,8 +2,10 @@
 // http.ProxyURL and golang.org/x/net/http/httpproxy's rules).
 //
 // An http:// request goes to an HTTP proxy in absolute form ("GET http://host/path HTTP/1.1"); an
-// https:// one through a CONNECT tunnel, inside which TLS runs end to end. A proxy URL's userinfo
-// becomes the Proxy-Authorization header (Basic).
+// https:// one through a CONNECT tunnel, inside which TLS runs end to end. An https:// proxy is
+// spoken to over TLS (verified with the transport's tls config, the proxy's host as server name),
+// so an https request runs TLS inside that TLS. A proxy URL's userinfo becomes the
+// Proxy-Authorization header (Basic).
 #pragma once
 
 #include <functional>
@@ -19,12 +21,12 @@ namespace ringo::http {
 // A proxy to go through: where it listens, and the Proxy-Authorization value its URL's userinfo
 // makes ("Basic dXNlcjpwYXNz"; empty without userinfo).
 struct proxy_target {
-  url address;  // http://host:port/
+  url address;  // http://host:port/ or https://host:port/
   std::string authorization;
 };
 
-// Parses a proxy's URL as Go's httpproxy does: "host:port" means "http://host:port"; only http://
-// proxies are supported. Errors: `invalid proxy address "…": …`.
+// Parses a proxy's URL as Go's httpproxy does: "host:port" means "http://host:port"; http:// and
+// https:// proxies are supported (no SOCKS). Errors: `invalid proxy address "…": …`.
 result<proxy_target, url_error> parse_proxy(std::string_view text);
 
 // The proxy for a request's URL, or none (nullopt: connect directly). Go's Transport.Proxy.
