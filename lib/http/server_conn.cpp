@@ -136,6 +136,16 @@ task<server_conn::outcome> serve_requests(server::state* st, Stream* c,
   co_return end;
 }
 
+// A client that comes back receives through one multishot recv from then on: no recv SQE a
+// request (net::conn::receive_multishot), under TLS too. Not from the first request: a connection
+// that makes one and idles (a burst) then keeps no receive state (~130 B) while it idles.
+void receive_multishot(net::conn& c) {
+  c.receive_multishot();
+}
+void receive_multishot(net::tls_stream& s) {
+  if (auto* c = dynamic_cast<net::conn*>(&s.underlying())) c->receive_multishot();
+}
+
 template <typename Stream>
 task<void> serve_light(server::state* st, Stream c, const net::tls_connection_state* tls,
                        time_point start, bool counted) {
@@ -159,10 +169,7 @@ task<void> serve_light(server::state* st, Stream c, const net::tls_connection_st
     }
     if (!first) {
       start = clock::now();
-      // A client that comes back receives through one multishot recv from now on: no recv SQE a
-      // request (net::conn::receive_multishot). Not from the first request: a connection that
-      // makes one and idles (a burst) then keeps no receive state (~130 B) while it idles.
-      if constexpr (std::is_same_v<Stream, net::conn>) c.receive_multishot();
+      receive_multishot(c);
     }
     end = co_await serve_requests(st, &c, tls, &remote, start, close_after, first, &deadline);
     if (end != server_conn::outcome::idle || st->shutting_down) break;
