@@ -4,9 +4,12 @@
 # "Hello, World!" on 127.0.0.1 with the same ECDSA P-256 certificate (made here with the openssl
 # CLI), the server pinned to core 0 and wrk to core 1.
 #
-# For each server, two loads: keep-alive (wrk -t1 -c64: the record layer's cost per request) and
-# a new TLS connection per request (wrk -t1 -c16 -H 'Connection: close': a full handshake each,
-# wrk resuming no session). Figures: requests/s and server CPU µs per request (utime+stime from
+# For each server, three loads: keep-alive (wrk -t1 -c64: the record layer's cost per request); a
+# new TLS connection per request (wrk -t1 -c16 -H 'Connection: close'), which wrk resumes with the
+# ticket of its previous connection (it keeps the session across SSL_clear: a TLS 1.3 PSK
+# handshake with X25519, no certificate, no signature); and the same with the server issuing no
+# tickets (ringo --tls-tickets off, nginx ssl_session_tickets off, Go SessionTicketsDisabled), so
+# each is a full handshake. Figures: requests/s and server CPU µs per request (utime+stime from
 # /proc/PID/stat over the run, divided by the requests wrk counted). Servers run in turn, ROUNDS
 # times interleaved; the table shows medians and ratios to nginx.
 #
@@ -81,7 +84,8 @@ for s in "${servers[@]}"; do
   available+=("$s")
 done
 
-# nginx with the settings a TLS deployment would use: one worker, tickets on, a session cache.
+# nginx with the settings a TLS deployment would use: one worker, tickets on unless $tickets is
+# off (nginx keeps no session cache by default: without tickets nothing resumes).
 nginx_conf() {  # dir port
   mkdir -p "$1"
   cat >"$1/nginx.conf" <<EOF
@@ -106,6 +110,7 @@ http {
     ssl_certificate $tmp/cert.pem;
     ssl_certificate_key $tmp/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets $tickets;
     default_type text/plain;
     location / { return 200 "Hello, World!"; }
   }
@@ -118,14 +123,16 @@ EOF
 start_server() {
   local name=$1 port=$2 addr=127.0.0.1:$2
   local tls=(--tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem")
+  local go_tls=(-tls-cert "$tmp/cert.pem" -tls-key "$tmp/key.pem")
+  [[ $tickets == on ]] || go_tls+=(-tls-no-tickets)
   case $name in
     ringo) taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" \
-             --threads 1 "${tls[@]}" 2>/dev/null & ;;
+             --threads 1 "${tls[@]}" --tls-tickets "$tickets" 2>/dev/null & ;;
     nginx)
       nginx_conf "$tmp/nginx" "$port"
       taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
-    go) GOMAXPROCS=1 taskset -c "$server_core" "$go_bin" --listen "$addr" \
-          -tls-cert "$tmp/cert.pem" -tls-key "$tmp/key.pem" 2>/dev/null & ;;
+    go) GOMAXPROCS=1 taskset -c "$server_core" "$go_bin" --listen "$addr" "${go_tls[@]}" \
+          2>/dev/null & ;;
   esac
   launch_pid=$!
   launched+=("$launch_pid")
@@ -162,10 +169,12 @@ measure() {
     END { if (n > 0) printf "%.0f %.2f\n", n / secs, cpu / hz * 1e6 / n; else print "0 nan" }'
 }
 
-declare -A ka_rps ka_us new_rps new_us
+declare -A ka_rps ka_us new_rps new_us full_rps full_us
+tickets=on
 for ((round = 1; round <= rounds; round++)); do
   for s in "${available[@]}"; do
     port=$(free_port)
+    tickets=on
     start_server "$s" "$port" || continue
     taskset -c "$client_core" wrk -t1 -c16 -d1s "https://127.0.0.1:$port/" >/dev/null  # warm-up
     read -r rps us < <(measure "$port" 64)
@@ -173,25 +182,37 @@ for ((round = 1; round <= rounds; round++)); do
     read -r rps us < <(measure "$port" 16 -H "Connection: close")
     new_rps[$s]+="$rps " new_us[$s]+="$us "
     stop_server
-    say "round $round $s: keep-alive ${ka_us[$s]}µs, new connection ${new_us[$s]}µs"
+    tickets=off
+    start_server "$s" "$port" || continue
+    read -r rps us < <(measure "$port" 16 -H "Connection: close")
+    full_rps[$s]+="$rps " full_us[$s]+="$us "
+    stop_server
+    say "round $round $s: keep-alive ${ka_us[$s]}µs, new connection (resumed) ${new_us[$s]}µs," \
+      "full handshake ${full_us[$s]}µs"
   done
 done
+tickets=on
 
-echo "| server | keep-alive req/s | CPU µs/req | ×nginx | new conn req/s | CPU µs/req | ×nginx |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+echo "| server | keep-alive req/s | CPU µs/req | ×nginx | new conn, resumed req/s | CPU µs/req |" \
+  "×nginx | new conn, full handshake req/s | CPU µs/req | ×nginx |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 nginx_ka=$(echo "${ka_us[nginx]:-}" | median)
 nginx_new=$(echo "${new_us[nginx]:-}" | median)
+nginx_full=$(echo "${full_us[nginx]:-}" | median)
 for s in "${available[@]}"; do
+  [[ -n ${full_us[$s]:-} ]] || continue
   kr=$(echo "${ka_rps[$s]}" | median) ku=$(echo "${ka_us[$s]}" | median)
   nr=$(echo "${new_rps[$s]}" | median) nu=$(echo "${new_us[$s]}" | median)
-  kx=$(awk -v a="$ku" -v b="$nginx_ka" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-  nx=$(awk -v a="$nu" -v b="$nginx_new" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-  echo "| $s | $kr | $ku | $kx | $nr | $nu | $nx |"
+  fr=$(echo "${full_rps[$s]}" | median) fu=$(echo "${full_us[$s]}" | median)
+  echo "| $s | $kr | $ku | $(ratio "$ku" "$nginx_ka") | $nr | $nu | $(ratio "$nu" "$nginx_new") |" \
+    "$fr | $fu | $(ratio "$fu" "$nginx_full") |"
 done
 echo
 echo "ECDSA P-256, TLS 1.3 (wrk's OpenSSL), ${secs} s per run, medians of $rounds rounds; server on"
 echo "core $server_core, wrk on core $client_core. Goals (issue 12): keep-alive ≤ 1.1× nginx's CPU per"
-echo "request; per new connection ≤ nginx's."
+echo "request; per new connection ≤ nginx's. New connections: wrk resumes its last session where"
+echo "the server issued a ticket; with tickets off every one is a full handshake."
 
 # The client against wrk, over the same TLS 1.3 keep-alive load.
 [[ ${HTTPS_BENCH_CLIENT:-1} == 1 ]] || exit 0

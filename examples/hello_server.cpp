@@ -1,10 +1,13 @@
-// hello_server [--listen ADDR] [--threads N] [--tls-cert FILE --tls-key FILE] [--recv plain]:
+// hello_server [--listen ADDR] [--threads N] [--tls-cert FILE --tls-key FILE [--tls-tickets off]]
+//              [--recv plain]:
 // "Hello, World!"
 // on GET /; a thread, io_context and SO_REUSEPORT listener per N (the first on the main thread).
 // Ctrl-C stops it. HTTP/1.1 and HTTP/2 with prior knowledge on the same port (curl
 // --http2-prior-knowledge, h2load); with a certificate and key, HTTPS instead (HTTP/2 by ALPN),
-// one TLS context shared by every thread. `--recv plain`: one recv SQE per read instead of a
-// multishot recv per connection (the path of kernels before 6.0; bench/http.sh compares them).
+// one TLS context shared by every thread; `--tls-tickets off` issues no session tickets, so every
+// connection is a full handshake (bench/https.sh measures both). `--recv plain`: one recv SQE per
+// read instead of a multishot recv per connection (the path of kernels before 6.0; bench/http.sh
+// compares them).
 #include <cstdio>
 #include <signal.h>
 #include <string>
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
   std::string address = "127.0.0.1:8080";
   int threads = 1;
   std::string cert, key;
+  bool tickets = true;
   io_context_options ring;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::string_view(argv[i]) == "--listen") address = argv[i + 1];
@@ -58,13 +62,15 @@ int main(int argc, char** argv) {
     if (std::string_view(argv[i]) == "--tls-cert") cert = argv[i + 1];
     if (std::string_view(argv[i]) == "--tls-key") key = argv[i + 1];
     if (std::string_view(argv[i]) == "--recv") ring.multishot_recv = argv[i + 1] != "plain"sv;
+    if (std::string_view(argv[i]) == "--tls-tickets") tickets = argv[i + 1] != "off"sv;
   }
   net::tls_context tls;
   if (!cert.empty()) {
     // "h2" first, as serve_tls offers it for a config.
     auto made =
         net::tls_context::make({.certificates = {{net::pem::file(cert), net::pem::file(key)}},
-                                .next_protos = {"h2", "http/1.1"}});
+                                .next_protos = {"h2", "http/1.1"},
+                                .session_tickets_disabled = !tickets});
     if (!made) {
       std::fprintf(stderr, "hello_server: %s\n", made.error().message().c_str());
       return 1;

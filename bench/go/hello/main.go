@@ -4,6 +4,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"log"
 	"net/http"
@@ -13,6 +14,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on")
 	cert := flag.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	key := flag.String("tls-key", "", "and this key (PEM)")
+	noTickets := flag.Bool("tls-no-tickets", false, "issue no session tickets: every connection a full handshake")
 	flag.Parse()
 	body := []byte("Hello, World!")
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -20,7 +22,8 @@ func main() {
 		w.Write(body)
 	})
 	if *cert != "" {
-		log.Fatal(http.ListenAndServeTLS(*listen, *cert, *key, nil))
+		srv := &http.Server{Addr: *listen, TLSConfig: &tls.Config{SessionTicketsDisabled: *noTickets}}
+		log.Fatal(srv.ListenAndServeTLS(*cert, *key))
 	}
 	log.Fatal(http.ListenAndServe(*listen, nil))
 }
