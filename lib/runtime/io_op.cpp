@@ -15,7 +15,7 @@ bool io_op::await_suspend(std::coroutine_handle<> waiter) {
     canceled_ = true;
     return false;
   }
-  if (deadline_ != no_deadline && clock::now() >= deadline_) {
+  if (when() != no_deadline && clock::now() >= when()) {
     res_ = -ECANCELED;
     canceled_ = true;
     cancel_reason_ = errc::timed_out;
@@ -28,7 +28,7 @@ bool io_op::await_suspend(std::coroutine_handle<> waiter) {
   ctx_->op_started();
   waiter_ = waiter;
   state_ = state::in_flight;
-  if (deadline_ != no_deadline) ctx_->timers().arm(*this, deadline_);
+  if (when() != no_deadline) ctx_->timers().arm(*this, when());
   stop_reg_.arm(*ctx_, std::move(stop_), *this);
   return true;
 }
@@ -59,7 +59,7 @@ void io_op::cancel(errc why) noexcept {
 
 result<int> io_op::finish() noexcept {
   if (ctx_) {
-    stop_reg_.reset();
+    stop_reg_.reset(ctx_, *this);
     if (armed()) ctx_->timers().disarm(*this);
   }
   if (res_ >= 0) return res_;

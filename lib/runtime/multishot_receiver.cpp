@@ -360,7 +360,7 @@ void multishot_receiver::waiter::give_up(errc why) noexcept {
 }
 
 bool multishot_receiver::waiter::finish() noexcept {
-  if (registered_) stop_reg_.reset();
+  if (registered_) stop_reg_.reset(ctx_, *this);
   if (armed()) ctx_->timers().disarm(*this);
   // A wait given up (its stop, its deadline, or the receiver destroyed: then stream_ is gone too)
   // takes nothing: bytes that came meanwhile stay queued for the next call.

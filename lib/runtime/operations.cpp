@@ -99,7 +99,7 @@ bool sleep_op::await_suspend(std::coroutine_handle<> waiter) {
 }
 
 result<void> sleep_op::await_resume() noexcept {
-  stop_reg_.reset();
+  stop_reg_.reset(ctx_, *this);
   if (stopped_) return errc::operation_canceled;
   return {};
 }

@@ -22,7 +22,7 @@ bool queued_wait::await_suspend(std::coroutine_handle<> h) {
 }
 
 result<void> queued_wait::await_resume() noexcept {
-  stop_reg_.reset();
+  stop_reg_.reset(ctx_, *this);
   if (ctx_ && armed()) ctx_->timers().disarm(*this);
   return error_;
 }

@@ -36,7 +36,9 @@ class stop_registration {
   // Registers `op` with `token` (if it can stop). If stop was already requested, on_stop() runs
   // now.
   void arm(io_context& ctx, std::stop_token token, cancellable& op);
-  void reset() noexcept;
+  // Unregisters; `ctx` and `op` as given to arm() (the owner keeps them: not stored twice here, as
+  // every pending operation carries a registration).
+  void reset(io_context* ctx, cancellable& op) noexcept;
 
  private:
   struct forwarder {
@@ -44,8 +46,6 @@ class stop_registration {
     cancellable* op;
     void operator()() noexcept;
   };
-  io_context* ctx_ = nullptr;
-  cancellable* op_ = nullptr;
   std::optional<std::stop_callback<forwarder>> callback_;
 };
 

@@ -30,10 +30,13 @@ class completion {
   ~completion() = default;
 };
 
-class io_op : public completion, public cancellable, public timer_node {
+// The bases' order keeps an op small (every coroutine awaiting one holds it in its frame, an idle
+// connection's included): cancellable last, so that the small fields below fill its tail padding,
+// and the deadline kept in timer_node's slot, where the heap reads it.
+class io_op : public completion, public timer_node, public cancellable {
  public:
   io_op(std::stop_token stop, time_point deadline) noexcept
-      : stop_(std::move(stop)), deadline_(deadline) {}
+      : timer_node(deadline), stop_(std::move(stop)) {}
   io_op(const io_op&) = delete;
   io_op& operator=(const io_op&) = delete;
 
@@ -58,16 +61,15 @@ class io_op : public completion, public cancellable, public timer_node {
   void on_timer() noexcept final;
   void cancel(errc why) noexcept;
 
-  io_context* ctx_ = nullptr;
-  std::coroutine_handle<> waiter_;
-  std::stop_token stop_;
-  time_point deadline_;
-  stop_registration stop_reg_;
-  int res_ = 0;
-  std::uint32_t flags_ = 0;
   state state_ = state::idle;
   bool canceled_ = false;  // this op asked for its own cancellation (stop or deadline)
   errc cancel_reason_ = errc::operation_canceled;
+  int res_ = 0;
+  std::uint32_t flags_ = 0;
+  io_context* ctx_ = nullptr;
+  std::coroutine_handle<> waiter_;
+  std::stop_token stop_;
+  stop_registration stop_reg_;
 };
 
 }  // namespace detail

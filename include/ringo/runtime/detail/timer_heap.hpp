@@ -18,6 +18,9 @@ class timer_node {
   time_point when() const noexcept { return when_; }
 
  protected:
+  timer_node() = default;
+  // `when`: the deadline an owner keeps here until it arms the node (io_op: no second copy).
+  explicit timer_node(time_point when) noexcept : when_(when) {}
   ~timer_node() = default;
 
  private:
