@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <netinet/in.h>
 #include <type_traits>
 
 #include "h1/writer.hpp"
@@ -80,17 +81,37 @@ void report(server::state* st, const net::stream& s, conn_state state) {
 
 compact_address::compact_address(const net::stream& s) noexcept {
   result<net::address> a = s.remote_address();
-  if (a && a->size() <= sizeof bytes_) {
-    std::memcpy(bytes_, a->data(), a->size());
-    size_ = a->size();
+  if (!a) return;
+  if (a->family() == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(a->data());
+    std::memcpy(ip_, &in->sin_addr, 4);
+    std::memcpy(port_, &in->sin_port, 2);
+    kind_ = ipv4;
+  } else if (a->family() == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(a->data());
+    if (in6->sin6_scope_id != 0 || in6->sin6_flowinfo != 0) return;
+    std::memcpy(ip_, &in6->sin6_addr, 16);
+    std::memcpy(port_, &in6->sin6_port, 2);
+    kind_ = ipv6;
   }
 }
 
 void compact_address::get(const net::stream& s, net::address& out) const noexcept {
-  if (size_ == 0)
+  if (kind_ == ipv4) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    std::memcpy(&in.sin_addr, ip_, 4);
+    std::memcpy(&in.sin_port, port_, 2);
+    out = net::address(reinterpret_cast<const sockaddr*>(&in), sizeof in);
+  } else if (kind_ == ipv6) {
+    sockaddr_in6 in6{};
+    in6.sin6_family = AF_INET6;
+    std::memcpy(&in6.sin6_addr, ip_, 16);
+    std::memcpy(&in6.sin6_port, port_, 2);
+    out = net::address(reinterpret_cast<const sockaddr*>(&in6), sizeof in6);
+  } else {
     out = s.remote_address().value_or(net::address());
-  else
-    out = net::address(reinterpret_cast<const sockaddr*>(bytes_), size_);
+  }
 }
 
 namespace {
@@ -146,19 +167,30 @@ void receive_multishot(net::tls_stream& s) {
   if (auto* c = dynamic_cast<net::conn*>(&s.underlying())) c->receive_multishot();
 }
 
+// What the light part keeps of a connection's TLS state: nothing for a plain socket (its frame,
+// which every idle connection keeps, holds no pointer that is always null).
+struct no_tls_state {
+  operator const net::tls_connection_state*() const noexcept { return nullptr; }
+};
 template <typename Stream>
-task<void> serve_light(server::state* st, Stream c, const net::tls_connection_state* tls,
-                       time_point start, bool counted) {
+using tls_state_of = std::conditional_t<std::is_same_v<Stream, net::conn>, no_tls_state,
+                                        const net::tls_connection_state*>;
+
+template <typename Stream>
+task<void> serve_light(server::state* st, Stream c, tls_state_of<Stream> tls, time_point start,
+                       bool counted) {
   if (!counted) st->conn_opened();
+  // (The small locals next to the address's 19 bytes: the frame packs them there.)
   const compact_address remote(c);
+  bool first = true;
+  server_conn::outcome end = server_conn::outcome::closed;
+  bool close_after = false;
   report(st, c, conn_state::new_);
   // Go: a new connection's header deadline starts at once; a kept-alive one waits idle_timeout
   // for the first byte, then gives the head read_header_timeout.
   time_point deadline = after_from(start, header_timeout(*st->srv));
-  bool first = true;
-  server_conn::outcome end = server_conn::outcome::closed;
   while (!st->conn_stop.stop_requested()) {
-    bool close_after = false;
+    close_after = false;
     auto ready = co_await c.wait_readable(st->idle_stop.get_token(), deadline);
     if (!ready) {
       // Stopped while idle (graceful shutdown) with a request already on its way: serve it.
@@ -213,7 +245,7 @@ task<void> answer_plaintext(server::state* st, net::stream& s) {
 }  // namespace
 
 task<void> serve_connection(server::state* st, net::conn c) {
-  return serve_light<net::conn>(st, std::move(c), nullptr, clock::now(), false);
+  return serve_light<net::conn>(st, std::move(c), {}, clock::now(), false);
 }
 
 // The handshake runs here, in the connection's own coroutine (never in the accept loop), within

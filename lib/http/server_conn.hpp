@@ -49,16 +49,19 @@ task<void> serve_tls_connection(server::state* st, net::conn c, net::tls_context
 // Moves a served stream out to a hijacker: the light part knows its concrete type.
 using take_stream_fn = std::unique_ptr<net::stream> (*)(net::stream&);
 
-// A peer's address in 32 bytes (net::address takes 136): what an idle connection keeps of it.
-// A longer one (a unix path) is read again from the stream when a request needs it.
+// A peer's IP address and port in 19 bytes (net::address takes 136): what an idle connection keeps
+// of it. Anything else (a unix path, an IPv6 scope) is read again from the stream when a request
+// needs it.
 class compact_address {
  public:
   explicit compact_address(const net::stream& s) noexcept;
   void get(const net::stream& s, net::address& out) const noexcept;
 
  private:
-  unsigned char bytes_[28];
-  std::uint32_t size_ = 0;  // 0: not kept
+  enum kind : unsigned char { none, ipv4, ipv6 };
+  unsigned char ip_[16];
+  unsigned char port_[2];  // network order
+  kind kind_ = none;
 };
 
 class server_conn final : private server_output::connection, private conn_reader::listener {
@@ -68,7 +71,7 @@ class server_conn final : private server_output::connection, private conn_reader
   server_conn& operator=(const server_conn&) = delete;
 
   // http2: the connection opened with HTTP/2's preface (prior knowledge); take_input() holds it.
-  enum class outcome { idle, closed, hijacked, http2 };
+  enum class outcome : std::uint8_t { idle, closed, hijacked, http2 };
   // What serve() needs to know of the stream beside its bytes: how to hand it to a hijacker, and
   // its TLS state (null: plaintext, where HTTP/2's preface may open it).
   struct stream_info {

@@ -32,6 +32,7 @@ using ResponseFraming = ringo::test::RingoTest;
 using UnreadBody = ringo::test::RingoTest;
 using ConnStateHook = ringo::test::RingoTest;
 using Shutdown = ringo::test::RingoTest;
+using RemoteAddress = ringo::test::RingoTest;
 
 // Answers "<METHOD> <target> <body>" (the body read whole).
 task<void> echo(response_writer& w, request& r) {
@@ -176,6 +177,56 @@ TEST_F(ServerStop, AHalfClosedClientStopsTheHandlerAndStillGetsTheWholeResponse)
   EXPECT_TRUE(r->chunked) << r->head;
   EXPECT_EQ(r->body, "first second") << "the response was cut";
   EXPECT_TRUE(c.closed_within(2s));
+}
+
+// --- request::remote_address
+// ----------------------------------------------------------------------
+
+// The peer's address and port as its own socket names them; an idle connection keeps them in 19
+// bytes (compact_address), so check both families, on a connection's first and a later request.
+task<void> remote_address_round_trip(const char* listen_at) {
+  http::server srv([](response_writer& w, request& r) -> task<void> {
+    (void)co_await w.write(r.remote_address.to_string());
+  });
+  auto l = net::listen("tcp", listen_at);
+  if (!l) {
+    ADD_FAILURE() << "listen " << listen_at << ": " << l.error().message();
+    co_return;
+  }
+  scope s;
+  s.spawn([](http::server& server, net::listener& listener) -> task<void> {
+    (void)co_await server.serve(listener);
+  }(srv, *l));
+  auto c = co_await net::dial("tcp", l->addr().to_string());
+  if (c) {
+    const std::string want = c->local_address().value().to_string();
+    for (int i = 0; i < 2; ++i) {
+      const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+      auto sent = co_await c->write_all(request);
+      EXPECT_TRUE(sent);
+      std::string got;
+      char buf[1024];
+      while (got.find(want) == std::string::npos) {
+        auto n = co_await c->read(mutable_buffer(buf, sizeof buf), {}, ringo::clock::now() + 5s);
+        if (!n || *n == 0) break;
+        got.append(buf, *n);
+      }
+      EXPECT_NE(got.find("\r\n\r\n" + want), std::string::npos) << got;
+    }
+    c->close();
+  } else {
+    ADD_FAILURE() << c.error().message();
+  }
+  srv.close();
+  co_await s.join();
+}
+
+TEST_F(RemoteAddress, IsThePeersOwnOverIpv4) {
+  ringo::run(remote_address_round_trip("127.0.0.1:0"));
+}
+
+TEST_F(RemoteAddress, IsThePeersOwnOverIpv6) {
+  ringo::run(remote_address_round_trip("[::1]:0"));
 }
 
 // --- Pipelining: in order, no byte lost, no spurious stop ----------------------------------------
