@@ -10,7 +10,8 @@
 #   bench/h2.sh [BUILD_DIR]    default build/bench (bench/run's release build); prints the table
 #                              and writes bench/results/h2.md and bench/results/h2.json
 # Environment: H2_BENCH_SECONDS (5), H2_BENCH_ROUNDS (3), H2_BENCH_CONNS (64), H2_BENCH_STREAMS
-# (10: h2load -m), H2_BENCH_SERVERS ("ringo nginx h2o"), H2_BENCH_RESULTS (bench/results).
+# (10: h2load -m), H2_BENCH_SERVERS ("ringo nginx h2o"), H2_BENCH_RESULTS (bench/results),
+# H2_BENCH_CLIENT (1; 0 leaves the client out), H2_BENCH_CLIENT_STREAMS (64).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -233,3 +234,39 @@ with open(json_path, "w") as f:
     f.write("\n")
 EOF
 say "table written to $results/h2.md, figures to $results/h2.json"
+
+# The client (issue 14): ringo's transport over HTTP/2 (bench/http_load --h2: h2c with prior
+# knowledge, CONNS concurrent streams multiplexed on one connection) against h2load's own client
+# doing the same (-t1 -c1 -mCONNS), in turn ROUNDS times against one hello_server on core 0, the
+# client on core 1. Figure: the client's CPU per request (http_load's getrusage; h2load's user +
+# system time from /usr/bin/time over the requests it counted).
+[[ ${H2_BENCH_CLIENT:-1} == 1 ]] || exit 0
+[[ -x /usr/bin/time ]] || { say "/usr/bin/time is missing: the client left out"; exit 0; }
+if [[ ! -x $build/bench/http_load ]]; then
+  meson compile -C "$build" http_load >&2 || { say "no http_load: the client left out"; exit 0; }
+fi
+client_streams=${H2_BENCH_CLIENT_STREAMS:-64}
+port=$(free_port)
+start_server ringo "$port" || exit 0
+url=http://127.0.0.1:$port/
+measure "$port" 1 >/dev/null  # warm-up
+load_us= h2load_us=
+for ((round = 1; round <= rounds; round++)); do
+  us=$(taskset -c "$client_core" "$build/bench/http_load" "$url" --h2 -c "$client_streams" \
+    -d "$secs" | awk '{ for (i = 1; i < NF; i++) if ($i == "cpu_us_per_req") print $(i + 1) }')
+  load_us+="${us:-nan} "
+  # /usr/bin/time writes "cpu user system" on stderr after h2load's report on stdout.
+  out=$(/usr/bin/time -f 'cpu %U %S' taskset -c "$client_core" h2load -t1 -c1 \
+    -m"$client_streams" -D"$secs" "$url" 2>&1)
+  us=$(echo "$out" | awk '/^requests:/ { n = $8 } /^cpu / { t = $2 + $3 }
+    END { if (n > 0) printf "%.2f", t * 1e6 / n; else print "nan" }')
+  h2load_us+="$us "
+  say "client round $round: http_load --h2 ${load_us}µs, h2load ${h2load_us}µs"
+done
+stop_server
+load_med=$(echo "$load_us" | median) h2load_med=$(echo "$h2load_us" | median)
+ratio=$(awk -v a="$load_med" -v b="$h2load_med" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+echo
+echo "client: http_load --h2 vs h2load: ${ratio}× CPU/request (http_load $load_med µs, h2load" \
+  "$h2load_med µs; one connection, $client_streams concurrent streams, medians of $rounds rounds of" \
+  "$secs s; client on core $client_core)" | tee -a "$results/h2.md"
