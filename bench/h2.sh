@@ -255,18 +255,13 @@ for ((round = 1; round <= rounds; round++)); do
   us=$(taskset -c "$client_core" "$build/bench/http_load" "$url" --h2 -c "$client_streams" \
     -d "$secs" | awk '{ for (i = 1; i < NF; i++) if ($i == "cpu_us_per_req") print $(i + 1) }')
   load_us+="${us:-nan} "
-  # /usr/bin/time writes "cpu user system" on stderr after h2load's report on stdout.
-  out=$(/usr/bin/time -f 'cpu %U %S' taskset -c "$client_core" h2load -t1 -c1 \
-    -m"$client_streams" -D"$secs" "$url" 2>&1)
-  us=$(echo "$out" | awk '/^requests:/ { n = $8 } /^cpu / { t = $2 + $3 }
-    END { if (n > 0) printf "%.2f", t * 1e6 / n; else print "nan" }')
-  h2load_us+="$us "
+  h2load_us+="$(tool_cpu_per_request '/^requests:/ { n = $8 }' taskset -c "$client_core" \
+    h2load -t1 -c1 -m"$client_streams" -D"$secs" "$url") "
   say "client round $round: http_load --h2 ${load_us}µs, h2load ${h2load_us}µs"
 done
 stop_server
 load_med=$(echo "$load_us" | median) h2load_med=$(echo "$h2load_us" | median)
-ratio=$(awk -v a="$load_med" -v b="$h2load_med" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 echo
-echo "client: http_load --h2 vs h2load: ${ratio}× CPU/request (http_load $load_med µs, h2load" \
+echo "client: http_load --h2 vs h2load: $(ratio "$load_med" "$h2load_med")× CPU/request (http_load $load_med µs, h2load" \
   "$h2load_med µs; one connection, $client_streams concurrent streams, medians of $rounds rounds of" \
   "$secs s; client on core $client_core)" | tee -a "$results/h2.md"

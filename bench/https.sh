@@ -193,7 +193,6 @@ for ((round = 1; round <= rounds; round++)); do
 done
 tickets=on
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 echo "| server | keep-alive req/s | CPU µs/req | ×nginx | new conn, resumed req/s | CPU µs/req |" \
   "×nginx | new conn, full handshake req/s | CPU µs/req | ×nginx |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -226,16 +225,12 @@ for ((round = 1; round <= rounds; round++)); do
   us=$(taskset -c "$client_core" "$build/bench/http_load" "$url" -c 64 -d "$secs" \
     --cacert "$tmp/cert.pem" | awk '{ for (i = 1; i < NF; i++) if ($i == "cpu_us_per_req") print $(i + 1) }')
   load_us+="$us "
-  # /usr/bin/time writes "user system" on stderr after wrk's report on stdout.
-  out=$(/usr/bin/time -f 'cpu %U %S' taskset -c "$client_core" wrk -t1 -c64 -d"${secs}s" "$url" 2>&1)
-  us=$(echo "$out" | awk '/ requests in / { n = $1 } /^cpu / { t = $2 + $3 }
-    END { if (n > 0) printf "%.2f", t * 1e6 / n; else print "nan" }')
-  wrk_us+="$us "
+  wrk_us+="$(tool_cpu_per_request '/ requests in / { n = $1 }' taskset -c "$client_core" \
+    wrk -t1 -c64 -d"${secs}s" "$url") "
   say "client round $round: http_load ${load_us}µs, wrk ${wrk_us}µs"
 done
 stop_server
 load_med=$(echo "$load_us" | median) wrk_med=$(echo "$wrk_us" | median)
-ratio=$(awk -v a="$load_med" -v b="$wrk_med" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
 echo
-echo "client: http_load https vs wrk: ${ratio}× CPU/request (http_load $load_med µs, wrk $wrk_med µs;"
+echo "client: http_load https vs wrk: $(ratio "$load_med" "$wrk_med")× CPU/request (http_load $load_med µs, wrk $wrk_med µs;"
 echo "-c64 keep-alive, TLS 1.3, medians of $rounds rounds of ${secs} s; client on core $client_core)"

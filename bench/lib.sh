@@ -22,3 +22,18 @@ cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after
 median() {  # of the numbers on stdin (space or newline separated)
   tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
+
+ratio() {  # a b: a / b to two places; "-" when b is not positive
+  awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+# A load tool's own CPU µs per request: runs the command after $1 under /usr/bin/time (which
+# writes "cpu user system" on stderr after the tool's report); $1 is an awk pattern-action that
+# sets n to the requests the report counts.
+tool_cpu_per_request() {
+  local count=$1 out
+  shift
+  out=$(/usr/bin/time -f 'cpu %U %S' "$@" 2>&1)
+  echo "$out" | awk "$count"' /^cpu / { t = $2 + $3 }
+    END { if (n > 0) printf "%.2f", t * 1e6 / n; else print "nan" }'
+}
