@@ -1,0 +1,476 @@
+// The transport over HTTP/2 (x/net/http2 Transport's semantics), against real peers on loopback:
+// ringo's own server (h2c with prior knowledge, h2 over TLS by ALPN) on its own thread, and a
+// scripted server written with Python's h2 (h2_client_peer.py) for what a well-behaved server
+// never does: a GOAWAY that leaves requests unprocessed, a PING never answered. Basic requests
+// both ways, many requests on one connection, a second connection past the server's stream limit,
+// a stopped request and a dropped body that leave the connection serving, 8 MiB each way byte
+// exact, trailers, gzip, the force-HTTP/1.1 option; every test checks that no fd leaked.
+#include <atomic>
+#include <charconv>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "server_test_support.hpp"
+#include "tls_certs.hpp"
+
+namespace ringo::http {
+namespace {
+
+using namespace test;
+using namespace std::chrono_literals;
+
+constexpr const char* python = "/usr/bin/python3";
+
+std::string pattern(std::size_t n) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = char(i % 251);
+  return out;
+}
+
+std::size_t number_after(std::string_view path, std::string_view prefix) {
+  std::size_t n = 0;
+  path.remove_prefix(prefix.size());
+  std::from_chars(path.data(), path.data() + path.size(), n);
+  return n;
+}
+
+// What the server's handlers saw (read from the test thread).
+struct seen_by_server {
+  std::atomic<int> requests{0};
+  std::atomic<int> stopped{0};   // /delay handlers whose request::stop fired
+  std::atomic<int> protocol{0};  // the last request's version_major
+};
+
+// The server's routes: /hello, /echo (the body back, read whole first), /stream-echo (each read
+// written back and flushed), /bytes/N, /delay/MS (returns early on request::stop), /trailers,
+// /gzip (a gzip body).
+handler routes(seen_by_server* seen) {
+  return [seen](response_writer& w, request& r) -> task<void> {
+    ++seen->requests;
+    seen->protocol = r.version_major;
+    std::string_view path = r.path();
+    if (path == "/hello") {
+      co_await w.write("hello, " + std::string(r.header.get("User-Agent").value_or("")));
+    } else if (path == "/echo") {
+      auto body = co_await r.body->read_all(64 << 20);
+      if (!body) co_return;
+      co_await w.write(*body);
+    } else if (path == "/stream-echo") {
+      std::vector<char> buf(65536);
+      for (;;) {
+        auto n = co_await r.body->read(mutable_buffer(buf.data(), buf.size()));
+        if (!n || *n == 0) break;
+        co_await w.write(std::string_view(buf.data(), *n));
+        if (!co_await w.flush()) co_return;
+      }
+    } else if (path.starts_with("/bytes/")) {
+      co_await w.write(pattern(number_after(path, "/bytes/")));
+    } else if (path.starts_with("/delay/")) {
+      auto slept =
+          co_await sleep_for(std::chrono::milliseconds(number_after(path, "/delay/")), r.stop);
+      if (!slept) {
+        ++seen->stopped;
+        co_return;
+      }
+      co_await w.write("slept");
+    } else if (path == "/trailers") {
+      w.header().set("Trailer", "X-Sum");
+      co_await w.write("body");
+      w.header().set("X-Sum", "42");
+    } else {
+      w.write_header(status::not_found);
+    }
+  };
+}
+
+struct h2_server {
+  seen_by_server seen;
+  http::server srv;
+  std::optional<server_thread> thread;
+  explicit h2_server(std::optional<net::tls_config> tls = std::nullopt,
+                     std::uint32_t max_streams = 250) {
+    srv.handler = routes(&seen);
+    srv.http2.max_concurrent_streams = max_streams;
+    thread.emplace(srv, std::move(tls));
+  }
+  std::string url(std::string_view path) const { return thread->url(path); }
+};
+
+class TransportH2 : public ringo::test::RingoTest {
+ protected:
+  void SetUp() override {
+    std::string why;
+    certs_ = ringo::test::tls_test_certs(&why);  // (made before the fd count starts)
+    if (!certs_) GTEST_SKIP() << why;
+    RingoTest::SetUp();
+  }
+  net::tls_config server_tls() const {
+    return {.certificates = {{net::pem::file(certs_->leaf), net::pem::file(certs_->leaf_key)}}};
+  }
+  net::tls_config client_tls() const { return {.root_cas = {net::pem::file(certs_->ca)}}; }
+
+ private:
+  const ringo::test::test_certs* certs_ = nullptr;
+};
+
+transport_options prior_knowledge() {
+  transport_options o;
+  o.http2_prior_knowledge = true;
+  return o;
+}
+
+client_request get(const std::string& u) {
+  client_request req;
+  req.url = parse_url(u).value();
+  req.deadline = clock::now() + 30s;
+  return req;
+}
+
+// A request body read in pieces of odd sizes (a streamed source of unknown length).
+class pattern_source final : public body_source {
+ public:
+  explicit pattern_source(std::size_t n) : data_(pattern(n)) {}
+  task<result<std::size_t>> read(mutable_buffer buf, std::stop_token) override {
+    const std::size_t n = std::min({buf.size, data_.size() - at_, std::size_t(7919)});
+    std::memcpy(buf.data, data_.data() + at_, n);
+    at_ += n;
+    co_return n;
+  }
+  result<void> rewind() override {
+    at_ = 0;
+    return {};
+  }
+  void close() noexcept override { ++closes; }
+  int closes = 0;
+
+ private:
+  std::string data_;
+  std::size_t at_ = 0;
+};
+
+struct outcome {
+  int status = 0;
+  int version = 0;
+  std::uint32_t stream_id = 0;
+  std::string body;
+  std::string error;
+  std::string alpn;
+  std::string trailer;
+};
+
+task<outcome> fetch(transport& t, client_request req, std::stop_token stop = {}) {
+  outcome o;
+  auto r = co_await t.round_trip(std::move(req), stop);
+  if (!r) {
+    o.error = r.error().message();
+    co_return o;
+  }
+  o.status = r->status;
+  o.version = r->version_major;
+  o.stream_id = r->stream_id;
+  if (r->tls) o.alpn = r->tls->negotiated_protocol;
+  auto body = co_await r->body->read_all(64 << 20);
+  if (!body) {
+    o.error = "body: " + body.error().message();
+    co_return o;
+  }
+  o.body = std::move(*body);
+  o.trailer = std::string(r->trailer().get("X-Sum").value_or(""));
+  co_return o;
+}
+
+TEST_F(TransportH2, GetAndPostOverCleartextWithPriorKnowledge) {
+  h2_server s;
+  outcome got, posted;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    got = co_await fetch(t, get(s.url("/hello")));
+    client_request req = get(s.url("/echo"));
+    req.method = "POST";
+    req.body = "ping";
+    posted = co_await fetch(t, std::move(req));
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.error, "");
+  EXPECT_EQ(got.status, 200);
+  EXPECT_EQ(got.version, 2);
+  EXPECT_EQ(got.stream_id, 1u);
+  EXPECT_EQ(got.body, "hello, ringo");
+  EXPECT_EQ(posted.body, "ping");
+  EXPECT_EQ(posted.stream_id, 3u);
+  EXPECT_EQ(s.seen.protocol.load(), 2);
+}
+
+TEST_F(TransportH2, HttpsNegotiatesH2ByAlpn) {
+  h2_server s(server_tls());
+  outcome got;
+  std::vector<bool> reused;
+  ringo::run([&]() -> task<void> {
+    transport t({.tls = client_tls()});
+    client_trace trace;
+    trace.got_conn = [&](const got_conn_info& i) { reused.push_back(i.reused); };
+    for (int i = 0; i < 2; ++i) {
+      client_request req = get(s.url("/hello"));
+      req.trace = &trace;
+      got = co_await fetch(t, std::move(req));
+    }
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.error, "");
+  EXPECT_EQ(got.version, 2);
+  EXPECT_EQ(got.alpn, "h2");
+  EXPECT_EQ(got.stream_id, 3u);
+  EXPECT_EQ(reused, (std::vector<bool>{false, true}));
+}
+
+TEST_F(TransportH2, ForceHttp1OffersOnlyHttp11) {
+  h2_server s(server_tls());
+  outcome got;
+  ringo::run([&]() -> task<void> {
+    transport t({.tls = client_tls(), .force_http1 = true});
+    got = co_await fetch(t, get(s.url("/hello")));
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.error, "");
+  EXPECT_EQ(got.version, 1);
+  EXPECT_EQ(got.alpn, "http/1.1");
+  EXPECT_EQ(s.seen.protocol.load(), 1);
+}
+
+TEST_F(TransportH2, CleartextWithoutPriorKnowledgeStaysHttp1) {
+  h2_server s;
+  outcome got;
+  ringo::run([&]() -> task<void> {
+    transport t;
+    got = co_await fetch(t, get(s.url("/hello")));
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.version, 1);
+  EXPECT_EQ(s.seen.protocol.load(), 1);
+}
+
+task<void> fetch_into(transport& t, client_request req, outcome* out) {
+  *out = co_await fetch(t, std::move(req));
+}
+
+TEST_F(TransportH2, SixtyConcurrentRequestsShareOneConnection) {
+  h2_server s;
+  std::vector<outcome> got(60);
+  transport_stats during;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        sc.spawn(fetch_into(t, get(s.url("/delay/100")), &got[i]));
+      co_await sleep_for(50ms);
+      during = t.stats();
+      co_await sc.join();
+    }
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  for (const outcome& o : got) {
+    EXPECT_EQ(o.error, "");
+    EXPECT_EQ(o.body, "slept");
+    EXPECT_EQ(o.version, 2);
+  }
+  EXPECT_EQ(during.active, 1u);
+  EXPECT_EQ(during.dialing, 0u);
+}
+
+TEST_F(TransportH2, MoreThanMaxConcurrentStreamsDialsAnotherConnection) {
+  h2_server s(std::nullopt, 5);
+  std::vector<outcome> got(12);
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    outcome warm = co_await fetch(t, get(s.url("/hello")));  // the server's SETTINGS are known
+    EXPECT_EQ(warm.error, "");
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        sc.spawn(fetch_into(t, get(s.url("/delay/200")), &got[i]));
+      co_await sc.join();
+    }
+    EXPECT_GE(t.dial_count(), 2u);
+    EXPECT_LE(t.dial_count(), 3u);
+    co_await t.close();
+  }());
+  for (const outcome& o : got) EXPECT_EQ(o.body, "slept") << o.error;
+}
+
+TEST_F(TransportH2, StoppedRequestResetsItsStreamAndTheConnectionServesTheNext) {
+  h2_server s;
+  outcome stopped, next;
+  duration took{};
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    std::stop_source stop;
+    scope sc;
+    sc.spawn(ringo::test::stop_after(&stop, 100ms));
+    const time_point start = clock::now();
+    stopped = co_await fetch(t, get(s.url("/delay/10000")), stop.get_token());
+    took = clock::now() - start;
+    co_await sc.join();
+    next = co_await fetch(t, get(s.url("/hello")));
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(stopped.error, "context canceled");
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(next.body, "hello, ringo");
+  for (int i = 0; i < 200 && s.seen.stopped.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(s.seen.stopped.load(), 1);  // the handler's request::stop fired
+}
+
+TEST_F(TransportH2, BodyDroppedUnreadResetsItsStream) {
+  h2_server s;
+  outcome next;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    {
+      auto r = co_await t.round_trip(get(s.url("/bytes/" + std::to_string(16 << 20))));
+      EXPECT_TRUE(r);
+      if (r) {
+        char buf[1000];
+        auto n = co_await r->body->read(mutable_buffer(buf, sizeof buf));
+        EXPECT_TRUE(n && *n > 0);
+      }
+    }  // dropped: RST_STREAM(CANCEL), the unread bytes' window given back
+    for (int i = 0; i < 3; ++i) next = co_await fetch(t, get(s.url("/bytes/3000000")));
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(next.error, "");
+  EXPECT_EQ(next.body, pattern(3000000));
+}
+
+TEST_F(TransportH2, EightMebibytesEachWayByteExact) {
+  h2_server s(server_tls());
+  constexpr std::size_t size = 8 << 20;
+  outcome down, up, streamed;
+  int closes = 0;
+  ringo::run([&]() -> task<void> {
+    transport t({.tls = client_tls()});
+    down = co_await fetch(t, get(s.url("/bytes/" + std::to_string(size))));
+    client_request req = get(s.url("/echo"));
+    req.method = "POST";
+    req.body = pattern(size);
+    up = co_await fetch(t, std::move(req));
+    // A streamed body answered while it is sent: the server echoes each read.
+    auto src = std::make_shared<pattern_source>(size);
+    client_request req2 = get(s.url("/stream-echo"));
+    req2.method = "PUT";
+    req2.source = src;
+    streamed = co_await fetch(t, std::move(req2));
+    closes = src->closes;
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(down.version, 2);
+  EXPECT_TRUE(down.body == pattern(size)) << down.error << " " << down.body.size();
+  EXPECT_TRUE(up.body == pattern(size)) << up.error << " " << up.body.size();
+  EXPECT_TRUE(streamed.body == pattern(size)) << streamed.error << " " << streamed.body.size();
+  EXPECT_EQ(closes, 1);
+}
+
+TEST_F(TransportH2, TrailersArriveAfterTheBody) {
+  h2_server s;
+  outcome got;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    got = co_await fetch(t, get(s.url("/trailers")));
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.body, "body");
+  EXPECT_EQ(got.trailer, "42");
+}
+
+TEST_F(TransportH2, DroppingTheTransportMidRequestLeavesNothingBehind) {
+  h2_server s;
+  ringo::run([&]() -> task<void> {
+    auto t = std::make_unique<transport>(prior_knowledge());
+    auto r = co_await t->round_trip(get(s.url("/bytes/100000")));
+    EXPECT_TRUE(r);
+    // The response is dropped before the transport; the transport with its conn still open.
+  }());
+}
+
+// --- Against a scripted server (h2_client_peer.py) ---------------------------------------------
+
+bool have_h2_python() {
+  return ::access(python, X_OK) == 0 && run_process({python, "-c", "import h2"}).exit_code == 0;
+}
+
+std::string peer_script() {
+  return std::string(RINGO_SOURCE_DIR) + "/test/http/h2_client_peer.py";
+}
+
+// The peer prints "port N" once it listens.
+std::uint16_t start_peer(std::optional<ringo::test::child_process>& p, const std::string& mode) {
+  p.emplace(std::vector<std::string>{python, peer_script(), mode});
+  auto line = p->wait_for_line("port ", std::chrono::milliseconds(10000));
+  if (!line) return 0;
+  return static_cast<std::uint16_t>(number_after(*line, "port "));
+}
+
+TEST_F(TransportH2, RequestsAboveGoawayLastStreamIdAreRetriedOnANewConnection) {
+  if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
+  std::optional<ringo::test::child_process> peer;
+  const std::uint16_t port = start_peer(peer, "goaway");
+  ASSERT_NE(port, 0) << peer->output();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  std::vector<outcome> got(3);
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        sc.spawn(fetch_into(t, get(base + "/r" + std::to_string(i)), &got[i]));
+      co_await sc.join();
+    }
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  // The first conn answered stream 1 and went away naming it; streams 3 and 5 came back on the
+  // second.
+  for (const outcome& o : got) EXPECT_EQ(o.status, 200) << o.error;
+  EXPECT_EQ(got[0].body, "conn 1 stream 1");
+  EXPECT_EQ(dials, 2u);
+  EXPECT_NE(got[1].body.find("conn 2"), std::string::npos) << got[1].body;
+  EXPECT_NE(got[2].body.find("conn 2"), std::string::npos) << got[2].body;
+}
+
+TEST_F(TransportH2, UnansweredPingClosesTheConnectionAndFailsItsRequests) {
+  if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
+  std::optional<ringo::test::child_process> peer;
+  const std::uint16_t port = start_peer(peer, "silent");
+  ASSERT_NE(port, 0) << peer->output();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  outcome first, hung;
+  duration took{};
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.read_idle_timeout = 200ms;
+    o.ping_timeout = 300ms;
+    transport t(std::move(o));
+    first = co_await fetch(t, get(base + "/first"));
+    const time_point start = clock::now();
+    hung = co_await fetch(t, get(base + "/hang"));  // the peer stops reading and answering
+    took = clock::now() - start;
+    co_await t.close();
+  }());
+  EXPECT_EQ(first.status, 200) << first.error;
+  EXPECT_EQ(hung.error, "http2: client connection lost");
+  EXPECT_GE(took, 400ms);
+  EXPECT_LT(took, 10s);
+}
+
+}  // namespace
+}  // namespace ringo::http
