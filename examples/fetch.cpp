@@ -4,8 +4,12 @@
 //
 //   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
 //         [--compressed|--raw] [-r|--range A-B] [-b|--cookie-jar FILE] [--cacert FILE]
-//         [-k|--insecure] [-x|--proxy URL] URL...
+//         [-k|--insecure] [-x|--proxy URL] [--http1.1|--http2-prior-knowledge] URL...
 //
+// https:// speaks HTTP/2 when the server accepts it by ALPN (h2 is offered first, as Go's
+// transport does); --http1.1 offers HTTP/1.1 only. http:// speaks HTTP/1.1, or HTTP/2 from the
+// first byte with --http2-prior-knowledge (h2c, for a server known to speak it). One HTTP/2
+// connection carries all the URLs to a host.
 // Requests go through the proxy -x names, or as Go's DefaultTransport sends them, through
 // HTTP_PROXY / HTTPS_PROXY unless NO_PROXY (or loopback) says otherwise.
 // https:// verifies the server's certificate against the system's roots, or against the PEM
@@ -37,6 +41,8 @@
 //   * ALPN: server accepted http/1.1
 //   * Server certificate: CN=localhost,O=ringo (verified)
 //   * SSL session: new (a later connection says "resumed")
+//
+// and over HTTP/2 the response's stream: "< HTTP/2 200" and "* HTTP/2 stream 1".
 //
 // Exit status: 0 when every response was 1xx-3xx, 22 when one was 4xx or 5xx (like curl -f), 1
 // when a request failed (the message is printed), 130 on SIGINT.
@@ -71,13 +77,16 @@ struct options {
   std::string cookie_file;
   std::string cacert;  // roots for https, instead of the system's
   bool insecure = false;
-  std::string proxy;  // -x: every request through it; empty: the environment's
+  std::string proxy;                   // -x: every request through it; empty: the environment's
+  bool http1 = false;                  // --http1.1
+  bool http2_prior_knowledge = false;  // --http2-prior-knowledge
   std::vector<std::string> urls;
 };
 
 const char* const usage =
     "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
-    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] [-x URL] URL...\n";
+    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] [-x URL] "
+    "[--http1.1|--http2-prior-knowledge] URL...\n";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -138,6 +147,10 @@ std::optional<options> parse_args(int argc, char** argv) {
       o.cacert = argv[++i];
     } else if ((arg == "-x" || arg == "--proxy") && has_value) {
       o.proxy = argv[++i];
+    } else if (arg == "--http1.1") {
+      o.http1 = true;
+    } else if (arg == "--http2-prior-knowledge") {
+      o.http2_prior_knowledge = true;
     } else if (arg == "-k" || arg == "--insecure") {
       o.insecure = true;
     } else if ((arg == "-r" || arg == "--range") && has_value) {
@@ -277,6 +290,7 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   if (o.data) req.body = *o.data;
   if (trace) {
     req.trace = &trace->client;
+    // (The protocol is the connection's: known once one is chosen; HTTP/2 shows in the answer.)
     std::fprintf(stderr, "> %s %s HTTP/1.1\n", req.method.c_str(), req.url.target.c_str());
     for (const auto& f : req.header)
       std::fprintf(stderr, "> %s: %s\n", f.name.c_str(), f.value.c_str());
@@ -286,7 +300,12 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
     std::fprintf(stderr, "fetch: %s\n", r.error().message().c_str());
     co_return 1;
   }
-  if (trace) {
+  if (trace && r->version_major == 2) {
+    std::fprintf(stderr, "* HTTP/2 stream %u\n", r->stream_id);
+    std::fprintf(stderr, "< HTTP/2 %d\n", r->status);  // (curl's words: no reason phrase)
+    for (const auto& f : r->header)
+      std::fprintf(stderr, "< %s: %s\n", f.name.c_str(), f.value.c_str());
+  } else if (trace) {
     std::fprintf(stderr, "< HTTP/%d.%d %d %s\n", r->version_major, r->version_minor, r->status,
                  r->reason.c_str());
     for (const auto& f : r->header)
@@ -368,6 +387,8 @@ task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
   http::transport_options to;
   if (!o.cacert.empty()) to.tls.root_cas = {ringo::net::pem::file(o.cacert)};
   to.tls.insecure_skip_verify = o.insecure;
+  to.force_http1 = o.http1;
+  to.http2_prior_knowledge = o.http2_prior_knowledge;
   if (o.proxy.empty()) {
     to.proxy = http::proxy_from_environment();
   } else {

@@ -117,6 +117,18 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
     def small_body(self):  # /headers echoes the request's own headers: fetch's are these
         return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\nAccept-Encoding: gzip\n" % self.port
 
+    def test_http2_prior_knowledge_multiplexes_one_connection(self):
+        r = fetch("-v", "--http2-prior-knowledge", self.url("/get"), self.url("/get"))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertIn("* HTTP/2 stream 1\n< HTTP/2 200\n", err)
+        self.assertIn("* HTTP/2 stream 3\n< HTTP/2 200\n", err)
+        self.assertEqual(err.count("* new connection"), 1, err)
+        self.assertEqual(err.count("* reused connection"), 1, err)
+        r = fetch("--http2-prior-knowledge", self.url("/bytes/1000003"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), 1000003)
+
     def test_method_headers_and_data_from_a_file(self):
         with tempfile.NamedTemporaryFile() as f:
             f.write(b"line one\nline two\n")
