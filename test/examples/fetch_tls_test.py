@@ -251,7 +251,8 @@ class GoCryptoTls(TlsPeerTests, unittest.TestCase):
 class NginxSsl(TlsPeerTests, unittest.TestCase):
     small, big, idle_ms = ("/small.txt", b"small\n"), "/big.bin", 1000  # in seconds there
     tls_minor = 2
-    alpn = "http/1.1"  # no "http2 on" in its configuration
+    alpn = "http/1.1"  # no http2 on its listener
+    listen_extra = ""
 
     @classmethod
     def setUpClass(cls):
@@ -282,7 +283,8 @@ http {{
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
   server {{
-    listen 127.0.0.1:{cls.port} ssl;
+    listen 127.0.0.1:{cls.port} ssl{cls.listen_extra};
+    http2_idle_timeout 1s;
     ssl_certificate {cert("leaf.pem")};
     ssl_certificate_key {cert("leaf.key")};
     root {root};
@@ -302,6 +304,13 @@ http {{
             cls.proc.kill()
             cls.proc.communicate()
         cls.tmp.cleanup()
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed")
+class NginxSslHttp2(NginxSsl):
+    """nginx with http2 on its TLS listener: fetch speaks HTTP/2 to it by ALPN."""
+    alpn = "h2"
+    listen_extra = " http2"
 
 
 class Options(unittest.TestCase):
