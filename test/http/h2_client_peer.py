@@ -10,6 +10,7 @@ knowledge:
           connection, which answers every request ("conn 2 stream N").
   silent  answers requests until one for /hang comes, then reads and answers nothing more (no
           PING ACK either): a dead peer for the health check.
+  drop    answers requests until one for /drop comes, then closes the connection without a word.
 
 Run by Debian's /usr/bin/python3 (h2 4.1).
 """
@@ -45,6 +46,8 @@ def serve_conn(sock, number, mode):
         for e in events:
             if isinstance(e, h2.events.RequestReceived):
                 path = dict(e.headers).get(b":path", b"").decode()
+                if mode == "drop" and path == "/drop":
+                    return
                 if mode == "silent" and path == "/hang":
                     sock.sendall(conn.data_to_send())
                     time.sleep(30)

@@ -76,6 +76,9 @@ handler routes(seen_by_server* seen) {
         co_return;
       }
       co_await w.write("slept");
+    } else if (path == "/big-header") {
+      w.header().set("X-Big", std::string(4000, 'x'));
+      co_await w.write("big");
     } else if (path == "/trailers") {
       w.header().set("Trailer", "X-Sum");
       co_await w.write("body");
@@ -391,6 +394,27 @@ TEST_F(TransportH2, TrailersArriveAfterTheBody) {
   EXPECT_EQ(got.trailer, "42");
 }
 
+TEST_F(TransportH2, ResponseHeadersBeyondTheLimitFailOnlyTheirStream) {
+  h2_server s;
+  outcome big, next;
+  transport_stats stats;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.max_response_header_bytes = 2000;
+    transport t(std::move(o));
+    big = co_await fetch(t, get(s.url("/big-header")));
+    next = co_await fetch(t, get(s.url("/hello")));
+    stats = t.stats();
+    co_await t.close();
+  }());
+  EXPECT_EQ(big.error, "server response headers exceeded the limit");
+  EXPECT_EQ(next.body, "hello, ringo");
+  EXPECT_EQ(stats.dials, 1u);
+  EXPECT_EQ(stats.conns_got, 2u);
+  EXPECT_EQ(stats.reuses, 1u);
+  EXPECT_EQ(stats.active, 1u);  // the HTTP/2 conn, idle between streams, stays open
+}
+
 TEST_F(TransportH2, DroppingTheTransportMidRequestLeavesNothingBehind) {
   h2_server s;
   ringo::run([&]() -> task<void> {
@@ -445,6 +469,28 @@ TEST_F(TransportH2, RequestsAboveGoawayLastStreamIdAreRetriedOnANewConnection) {
   EXPECT_EQ(dials, 2u);
   EXPECT_NE(got[1].body.find("conn 2"), std::string::npos) << got[1].body;
   EXPECT_NE(got[2].body.find("conn 2"), std::string::npos) << got[2].body;
+}
+
+TEST_F(TransportH2, ConnectionLossFailsItsRequestsAndTheNextDials) {
+  if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
+  std::optional<ringo::test::child_process> peer;
+  const std::uint16_t port = start_peer(peer, "drop");
+  ASSERT_NE(port, 0) << peer->output();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  outcome first, dropped, after;
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    first = co_await fetch(t, get(base + "/first"));
+    dropped = co_await fetch(t, get(base + "/drop"));
+    after = co_await fetch(t, get(base + "/after"));
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  EXPECT_EQ(first.body, "conn 1 stream 1");
+  EXPECT_EQ(dropped.error, "http2: client connection lost");
+  EXPECT_EQ(after.body, "conn 2 stream 1");
+  EXPECT_EQ(dials, 2u);
 }
 
 TEST_F(TransportH2, UnansweredPingClosesTheConnectionAndFailsItsRequests) {
