@@ -382,6 +382,27 @@ TEST_F(TransportH2, EightMebibytesEachWayByteExact) {
   EXPECT_EQ(closes, 1);
 }
 
+TEST_F(TransportH2, AnAnswerBeforeTheBodyIsSentEndsTheUpload) {
+  h2_server s;
+  outcome early, next;
+  int closes = 0;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    auto src = std::make_shared<pattern_source>(std::size_t(8) << 20);
+    client_request req = get(s.url("/hello"));  // answers without reading the body
+    req.method = "POST";
+    req.source = src;
+    early = co_await fetch(t, std::move(req));
+    closes = src->closes;
+    next = co_await fetch(t, get(s.url("/hello")));
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(early.body, "hello, ringo") << early.error;
+  EXPECT_EQ(closes, 1);
+  EXPECT_EQ(next.body, "hello, ringo") << next.error;
+}
+
 TEST_F(TransportH2, TrailersArriveAfterTheBody) {
   h2_server s;
   outcome got;

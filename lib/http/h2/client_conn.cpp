@@ -288,10 +288,25 @@ void client_conn::forget(client_stream& s) noexcept {
   s.stop.request_stop();
   s.changed.set();
   s.room.set();
-  auto self = shared_from_this();  // (the map may hold the last reference to the stream only)
-  const std::int32_t id = s.id;
-  streams_.erase(id);
+  // (The map may hold the last reference: the stream lives to the end of this call.)
+  std::shared_ptr<client_stream> keep;
+  if (auto it = streams_.find(s.id); it != streams_.end()) {
+    keep = std::move(it->second);
+    streams_.erase(it);
+  }
   stream_ended();
+}
+
+// END_STREAM from the server. A response complete before the request body is sent ends the
+// upload (Go's abortRequestBodyWrite): RST_STREAM(CANCEL), the pump stopped; what arrived stays
+// readable.
+void client_conn::on_remote_end(client_stream& s) noexcept {
+  s.remote_ended = true;
+  s.changed.set();
+  if (s.out_ended && s.queued() == 0) return;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
+  want_write();
+  forget(s);
 }
 
 void client_conn::stream_ended() noexcept {
@@ -379,16 +394,13 @@ int client_conn::on_frame_recv(const nghttp2_frame& f) {
           }
           s->head_done = true;
         }
-        if (f.hd.flags & NGHTTP2_FLAG_END_STREAM) s->remote_ended = true;
         s->changed.set();
+        if (f.hd.flags & NGHTTP2_FLAG_END_STREAM) on_remote_end(*s);
       }
       break;
     case NGHTTP2_DATA:
       if (f.hd.flags & NGHTTP2_FLAG_END_STREAM)
-        if (client_stream* s = stream_of(f.hd.stream_id)) {
-          s->remote_ended = true;
-          s->changed.set();
-        }
+        if (client_stream* s = stream_of(f.hd.stream_id)) on_remote_end(*s);
       break;
     case NGHTTP2_SETTINGS:
       // The server's MAX_CONCURRENT_STREAMS may have grown: waiters may fit now.
@@ -566,10 +578,8 @@ task<result<response, client_error>> client_conn::round_trip(
   }
   nghttp2_data_provider data{};
   data.read_callback = read_request_body;
-  if (body && !source) {
-    s->out = req.body;
-    s->out_ended = true;
-  }
+  if (body && !source) s->out = req.body;
+  s->out_ended = !(body && source);  // (a streamed body ends when its pump reads the end)
   const std::int32_t id = nghttp2_submit_request(c.session_, nullptr, b.data(), b.size(),
                                                  body ? &data : nullptr, s.get());
   if (id < 0) {
@@ -622,6 +632,9 @@ task<result<response, client_error>> client_conn::round_trip(
   r.tls = c.tls_;
   const bool no_body = req.method == "HEAD" || r.status == 204 || r.status == 304;
   if (no_body && !s->remote_ended) c.cancel(*s);  // (a body where none may be: not ours to read)
+  // A streamed request body is the caller's again once the round trip is over: a response
+  // complete at its head (the upload ended with it) returns after the pump stopped.
+  if ((no_body || s->remote_ended) && !s->pump_done.is_set()) co_await s->pump_done.wait();
   if (no_body || (s->remote_ended && s->unread() == 0 && s->trailers.empty() && !s->error)) {
     // Complete already: the stream stays in the connection until nghttp2 closes it (a request
     // body may still be going out).
@@ -655,6 +668,12 @@ task<result<std::size_t>> stream_body::read(mutable_buffer buf, std::stop_token 
       co_return n;
     }
     if (s.remote_ended && !s.error) {
+      // The request body's source is the caller's again at the response body's end: its last
+      // read (stopped, if the response ended the upload) has returned.
+      if (!s.pump_done.is_set()) {
+        result<void> pumped = co_await s.pump_done.wait(stop, deadline_);
+        if (!pumped) co_return pumped.error();
+      }
       done_ = true;
       trailers_ = std::move(s.trailers);
       co_return 0;

@@ -145,6 +145,7 @@ class client_conn : public std::enable_shared_from_this<client_conn> {
   time_point next_timer() const noexcept;
   void on_timer();
   void forget(client_stream& s) noexcept;
+  void on_remote_end(client_stream& s) noexcept;
   void stream_ended() noexcept;
   client_stream* stream_of(std::int32_t id) noexcept;
 
