@@ -612,7 +612,7 @@ task<result<response, client_error>> client_conn::round_trip(
   }
   s->trace = nullptr;
   if (!s->head_done) {
-    if (!s->pump_done.is_set()) co_await s->pump_done.wait();  // no source read runs on retry
+    if (!s->pump_done.is_set()) (void)co_await s->pump_done.wait();  // no source read runs on retry
     *retry = s->refused;
     co_return s->error.value_or(conn_lost());
   }
@@ -634,7 +634,7 @@ task<result<response, client_error>> client_conn::round_trip(
   if (no_body && !s->remote_ended) c.cancel(*s);  // (a body where none may be: not ours to read)
   // A streamed request body is the caller's again once the round trip is over: a response
   // complete at its head (the upload ended with it) returns after the pump stopped.
-  if ((no_body || s->remote_ended) && !s->pump_done.is_set()) co_await s->pump_done.wait();
+  if ((no_body || s->remote_ended) && !s->pump_done.is_set()) (void)co_await s->pump_done.wait();
   if (no_body || (s->remote_ended && s->unread() == 0 && s->trailers.empty() && !s->error)) {
     // Complete already: the stream stays in the connection until nghttp2 closes it (a request
     // body may still be going out).
