@@ -271,7 +271,7 @@ TEST_F(TransportH2, SixtyConcurrentRequestsShareOneConnection) {
       scope sc;
       for (std::size_t i = 0; i < got.size(); ++i)
         sc.spawn(fetch_into(t, get(s.url("/delay/100")), &got[i]));
-      co_await sleep_for(50ms);
+      (void)co_await sleep_for(50ms);
       during = t.stats();
       co_await sc.join();
     }
