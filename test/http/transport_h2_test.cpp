@@ -37,6 +37,30 @@ std::size_t number_after(std::string_view path, std::string_view prefix) {
   return n;
 }
 
+// `text` as a gzip member of one stored deflate block (RFC 1951 §3.2.4): gzip without zlib.
+std::string gzip_stored(std::string_view text) {
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char c : text) {
+    crc ^= c;
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+  }
+  crc ^= 0xffffffffu;
+  auto le32 = [](std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out += char((v >> (8 * i)) & 0xff);
+  };
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", 10);
+  const auto len = static_cast<std::uint16_t>(text.size());
+  out += '\x01';  // the final block, stored
+  out += char(len & 0xff);
+  out += char(len >> 8);
+  out += char(~len & 0xff);
+  out += char((~len >> 8) & 0xff);
+  out += text;
+  le32(out, crc);
+  le32(out, static_cast<std::uint32_t>(text.size()));
+  return out;
+}
+
 // What the server's handlers saw (read from the test thread).
 struct seen_by_server {
   std::atomic<int> requests{0};
@@ -76,6 +100,9 @@ handler routes(seen_by_server* seen) {
         co_return;
       }
       co_await w.write("slept");
+    } else if (path == "/gzip") {
+      w.header().set("Content-Encoding", "gzip");
+      co_await w.write(gzip_stored("decoded over h2"));
     } else if (path == "/big-header") {
       w.header().set("X-Big", std::string(4000, 'x'));
       co_await w.write("big");
@@ -401,6 +428,18 @@ TEST_F(TransportH2, AnAnswerBeforeTheBodyIsSentEndsTheUpload) {
   EXPECT_EQ(early.body, "hello, ringo") << early.error;
   EXPECT_EQ(closes, 1);
   EXPECT_EQ(next.body, "hello, ringo") << next.error;
+}
+
+TEST_F(TransportH2, GzipIsAskedForAndDecodedAsOverHttp1) {
+  h2_server s;
+  outcome got;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    got = co_await fetch(t, get(s.url("/gzip")));
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.version, 2);
+  EXPECT_EQ(got.body, "decoded over h2") << got.error;
 }
 
 TEST_F(TransportH2, TrailersArriveAfterTheBody) {
