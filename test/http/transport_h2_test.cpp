@@ -358,6 +358,38 @@ TEST_F(TransportH2, StoppedRequestResetsItsStreamAndTheConnectionServesTheNext) 
   EXPECT_EQ(s.seen.stopped.load(), 1);  // the handler's request::stop fired
 }
 
+// Stops that race the answer (before the HEADERS go out, while they arrive, after): each ends
+// its stream alone, 300 times over, and the connection goes on.
+TEST_F(TransportH2, StopsAtRandomMomentsLeaveTheConnectionServing) {
+  h2_server s;
+  outcome last;
+  int ok = 0, canceled = 0;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    std::uint32_t seed = 12345;
+    for (int i = 0; i < 300; ++i) {
+      seed = seed * 1103515245u + 12345u;
+      std::stop_source stop;
+      scope sc;
+      sc.spawn(ringo::test::stop_after(&stop, std::chrono::microseconds((seed >> 8) % 3000)));
+      outcome o = co_await fetch(t, get(s.url("/delay/1")), stop.get_token());
+      stop.request_stop();
+      co_await sc.join();
+      if (o.error.empty())
+        ++ok;
+      else if (o.error == "context canceled" || o.error.starts_with("body: "))
+        ++canceled;
+      else
+        ADD_FAILURE() << o.error;
+    }
+    last = co_await fetch(t, get(s.url("/hello")));
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  EXPECT_EQ(ok + canceled, 300);
+  EXPECT_EQ(last.body, "hello, ringo");
+}
+
 TEST_F(TransportH2, BodyDroppedUnreadResetsItsStream) {
   h2_server s;
   outcome next;
