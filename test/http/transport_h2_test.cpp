@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "server_test_support.hpp"
-#include "tls_certs.hpp"
+#include "tls_test.hpp"
 
 namespace ringo::http {
 namespace {
@@ -129,22 +129,7 @@ struct h2_server {
   std::string url(std::string_view path) const { return thread->url(path); }
 };
 
-class TransportH2 : public ringo::test::RingoTest {
- protected:
-  void SetUp() override {
-    std::string why;
-    certs_ = ringo::test::tls_test_certs(&why);  // (made before the fd count starts)
-    if (!certs_) GTEST_SKIP() << why;
-    RingoTest::SetUp();
-  }
-  net::tls_config server_tls() const {
-    return {.certificates = {{net::pem::file(certs_->leaf), net::pem::file(certs_->leaf_key)}}};
-  }
-  net::tls_config client_tls() const { return {.root_cas = {net::pem::file(certs_->ca)}}; }
-
- private:
-  const ringo::test::test_certs* certs_ = nullptr;
-};
+using TransportH2 = ringo::test::TlsTest;
 
 transport_options prior_knowledge() {
   transport_options o;
@@ -212,6 +197,17 @@ task<outcome> fetch(transport& t, client_request req, std::stop_token stop = {})
   co_return o;
 }
 
+// One GET on a transport of its own.
+outcome fetch_once(const std::string& u, transport_options o = prior_knowledge()) {
+  outcome got;
+  ringo::run([&]() -> task<void> {
+    transport t(std::move(o));
+    got = co_await fetch(t, get(u));
+    co_await t.close();
+  }());
+  return got;
+}
+
 TEST_F(TransportH2, GetAndPostOverCleartextWithPriorKnowledge) {
   h2_server s;
   outcome got, posted;
@@ -260,12 +256,7 @@ TEST_F(TransportH2, HttpsNegotiatesH2ByAlpn) {
 
 TEST_F(TransportH2, ForceHttp1OffersOnlyHttp11) {
   h2_server s(server_tls());
-  outcome got;
-  ringo::run([&]() -> task<void> {
-    transport t({.tls = client_tls(), .force_http1 = true});
-    got = co_await fetch(t, get(s.url("/hello")));
-    co_await t.close();
-  }());
+  const outcome got = fetch_once(s.url("/hello"), {.tls = client_tls(), .force_http1 = true});
   EXPECT_EQ(got.error, "");
   EXPECT_EQ(got.version, 1);
   EXPECT_EQ(got.alpn, "http/1.1");
@@ -274,12 +265,7 @@ TEST_F(TransportH2, ForceHttp1OffersOnlyHttp11) {
 
 TEST_F(TransportH2, CleartextWithoutPriorKnowledgeStaysHttp1) {
   h2_server s;
-  outcome got;
-  ringo::run([&]() -> task<void> {
-    transport t;
-    got = co_await fetch(t, get(s.url("/hello")));
-    co_await t.close();
-  }());
+  const outcome got = fetch_once(s.url("/hello"), {});
   EXPECT_EQ(got.version, 1);
   EXPECT_EQ(s.seen.protocol.load(), 1);
 }
@@ -464,24 +450,14 @@ TEST_F(TransportH2, AnAnswerBeforeTheBodyIsSentEndsTheUpload) {
 
 TEST_F(TransportH2, GzipIsAskedForAndDecodedAsOverHttp1) {
   h2_server s;
-  outcome got;
-  ringo::run([&]() -> task<void> {
-    transport t(prior_knowledge());
-    got = co_await fetch(t, get(s.url("/gzip")));
-    co_await t.close();
-  }());
+  const outcome got = fetch_once(s.url("/gzip"));
   EXPECT_EQ(got.version, 2);
   EXPECT_EQ(got.body, "decoded over h2") << got.error;
 }
 
 TEST_F(TransportH2, TrailersArriveAfterTheBody) {
   h2_server s;
-  outcome got;
-  ringo::run([&]() -> task<void> {
-    transport t(prior_knowledge());
-    got = co_await fetch(t, get(s.url("/trailers")));
-    co_await t.close();
-  }());
+  const outcome got = fetch_once(s.url("/trailers"));
   EXPECT_EQ(got.body, "body");
   EXPECT_EQ(got.trailer, "42");
 }

@@ -34,10 +34,6 @@ constexpr std::size_t pump_chunk = 16384;
 constexpr int max_1xx_responses = 5;
 constexpr char health_ping[8] = {'r', 'i', 'n', 'g', 'o', 'p', 'n', 'g'};
 
-std::string_view view(const std::uint8_t* p, std::size_t n) noexcept {
-  return {reinterpret_cast<const char*>(p), n};
-}
-
 // Go's errClientConnLost.
 client_error conn_lost() {
   return {make_error_code(errc::connection_broken), "http2: client connection lost"};
@@ -74,37 +70,12 @@ ssize_t read_request_body(nghttp2_session* session, std::int32_t id, std::uint8_
   return static_cast<client_conn*>(conn)->read_data(*s, buf, length, flags);
 }
 
-// nghttp2's callbacks: each finds its connection in user_data. None resumes a coroutine: what
-// they wake runs after nghttp2 has returned.
+// nghttp2's callbacks (the trampolines both sides share) and options, one set for every
+// connection.
 struct client_conn::callbacks {
-  static client_conn& conn(void* p) noexcept { return *static_cast<client_conn*>(p); }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* name,
-                    std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                    std::uint8_t, void* p) {
-    return conn(p).on_header(*f, view(name, namelen), view(value, valuelen));
-  }
-  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_recv(*f);
-  }
-  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_send(*f);
-  }
-  static int data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
-                        std::size_t n, void* p) {
-    return conn(p).on_data_chunk(id, data, n);
-  }
-  static int stream_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* p) {
-    return conn(p).on_stream_close(id, code);
-  }
-
   static const session_setup& setup() {
     static const session_setup s([](session_setup& out) {
-      nghttp2_session_callbacks* cb = out.callbacks;
-      nghttp2_session_callbacks_set_on_header_callback(cb, header);
-      nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv);
-      nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send);
-      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk);
-      nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close);
+      trampolines<client_conn>::set(out.callbacks);
       // The caller's reads open the windows (nghttp2_session_consume).
       nghttp2_option_set_no_auto_window_update(out.option, 1);
       nghttp2_option_set_no_closed_streams(out.option, 1);

@@ -44,6 +44,8 @@ struct source_closer;
 namespace ringo::http::h2 {
 
 class client_conn;
+template <typename>
+struct trampolines;
 
 // One request and its response on a connection (Go's http2 clientStream). Shared by the round
 // trip, the response body, the body pump and the connection's map of open streams.
@@ -135,6 +137,8 @@ class client_conn : public std::enable_shared_from_this<client_conn> {
 
  private:
   struct callbacks;
+  template <typename>
+  friend struct trampolines;
 
   void start_session();
   task<void> read_loop();

@@ -47,37 +47,16 @@ duration header_timeout(const server& s) noexcept {
 
 }  // namespace
 
-// nghttp2's callbacks: each finds its connection in user_data and calls the member that does the
-// work. None of them resumes a coroutine: what they wake runs after nghttp2 has returned.
+// nghttp2's callbacks: those of both sides (trampolines), and the server's own, which find the
+// connection in user_data too.
 struct server_conn::callbacks {
   static server_conn& conn(void* p) noexcept { return *static_cast<server_conn*>(p); }
-  static std::string_view view(const std::uint8_t* p, std::size_t n) noexcept {
-    return {reinterpret_cast<const char*>(p), n};
-  }
 
   static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
     return conn(p).on_begin_frame(*hd);
   }
   static int begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
     return conn(p).on_begin_headers(*f);
-  }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* name,
-                    std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                    std::uint8_t, void* p) {
-    return conn(p).on_header(*f, view(name, namelen), view(value, valuelen));
-  }
-  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_recv(*f);
-  }
-  static int data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
-                        std::size_t n, void* p) {
-    return conn(p).on_data_chunk(id, data, n);
-  }
-  static int stream_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* p) {
-    return conn(p).on_stream_close(id, code);
-  }
-  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_send(*f);
   }
   static int frame_not_send(nghttp2_session*, const nghttp2_frame* f, int, void* p) {
     if (f->hd.type == NGHTTP2_HEADERS)
@@ -91,11 +70,7 @@ struct server_conn::callbacks {
       nghttp2_session_callbacks* cb = out.callbacks;
       nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame);
       nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers);
-      nghttp2_session_callbacks_set_on_header_callback(cb, header);
-      nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv);
-      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk);
-      nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close);
-      nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send);
+      trampolines<server_conn>::set(cb);
       nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, frame_not_send);
       // The handlers open the windows as they read (nghttp2_session_consume).
       nghttp2_option_set_no_auto_window_update(out.option, 1);

@@ -29,6 +29,43 @@ struct session_setup {
   session_setup& operator=(const session_setup&) = delete;
 };
 
+// The callbacks both sides take from nghttp2, as trampolines to the connection in user_data: each
+// calls Conn's member that does the work (on_header, on_frame_recv, on_frame_send, on_data_chunk,
+// on_stream_close; Conn befriends trampolines<Conn>). None resumes a coroutine: what they wake
+// runs after nghttp2 has returned.
+template <typename Conn>
+struct trampolines {
+  static Conn& conn(void* p) noexcept { return *static_cast<Conn*>(p); }
+  static std::string_view view(const std::uint8_t* p, std::size_t n) noexcept {
+    return {reinterpret_cast<const char*>(p), n};
+  }
+  static int header(nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* name,
+                    std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
+                    std::uint8_t, void* p) {
+    return conn(p).on_header(*f, view(name, namelen), view(value, valuelen));
+  }
+  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    return conn(p).on_frame_recv(*f);
+  }
+  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    return conn(p).on_frame_send(*f);
+  }
+  static int data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
+                        std::size_t n, void* p) {
+    return conn(p).on_data_chunk(id, data, n);
+  }
+  static int stream_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* p) {
+    return conn(p).on_stream_close(id, code);
+  }
+  static void set(nghttp2_session_callbacks* cb) noexcept {
+    nghttp2_session_callbacks_set_on_header_callback(cb, header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close);
+  }
+};
+
 inline char ascii_lower(char c) noexcept {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
