@@ -289,13 +289,15 @@ void client_conn::stream_ended() noexcept {
 }
 
 void client_conn::cancel(client_stream& s) noexcept {
+  // Bytes nobody will read still hold the connection's window, the stream open or not (a small
+  // answer complete and dropped unread): given back here.
+  if (s.unread() > 0) consumed(s, s.unread());
   if (s.closed) return;
   if (!ended_) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, NGHTTP2_CANCEL);
     want_write();
   }
   if (!s.error) s.error = detail::canceled_error();
-  if (s.unread() > 0) consumed(s, s.unread());
   forget(s);
 }
 
@@ -602,7 +604,7 @@ task<result<response, client_error>> client_conn::round_trip(
   if (r.status == 204 || r.status == 304) r.content_length = 0;
   r.tls = c.tls_;
   const bool no_body = req.method == "HEAD" || r.status == 204 || r.status == 304;
-  if (no_body && !s->remote_ended) c.cancel(*s);  // (a body where none may be: not ours to read)
+  if (no_body) c.cancel(*s);  // (a body where none may be is not ours to read: its window back)
   // A streamed request body is the caller's again once the round trip is over: a response
   // complete at its head (the upload ended with it) returns after the pump stopped.
   if ((no_body || s->remote_ended) && !s->pump_done.is_set()) (void)co_await s->pump_done.wait();
