@@ -417,8 +417,9 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   if (dialed->h2) {
     h.h2_known = true;
     const transport_options& o = s->options;
-    const h2::client_config config{o.max_response_header_bytes, o.read_idle_timeout, o.ping_timeout,
-                                   o.idle_conn_timeout, o.response_header_timeout};
+    h2::client_config config{o.max_response_header_bytes, o.read_idle_timeout, o.ping_timeout,
+                             o.idle_conn_timeout, o.response_header_timeout};
+    config.single_use = o.disable_keep_alives || o.max_idle_conns_per_host < 0;
     auto c = std::make_shared<h2::client_conn>(s, key, std::move(dialed->stream),
                                                std::move(dialed->tls), config);
     h.h2.push_back(c);

@@ -274,6 +274,23 @@ task<void> fetch_into(transport& t, client_request req, outcome* out) {
   *out = co_await fetch(t, std::move(req));
 }
 
+TEST_F(TransportH2, KeepAlivesDisabledMeansOneRequestAConnection) {
+  h2_server s;
+  outcome got;
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.disable_keep_alives = true;
+    transport t(std::move(o));
+    for (int i = 0; i < 3; ++i) got = co_await fetch(t, get(s.url("/hello")));
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  EXPECT_EQ(got.body, "hello, ringo");
+  EXPECT_EQ(got.stream_id, 1u);
+  EXPECT_EQ(dials, 3u);
+}
+
 TEST_F(TransportH2, SixtyConcurrentRequestsShareOneConnection) {
   h2_server s;
   std::vector<outcome> got(60);

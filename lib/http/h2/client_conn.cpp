@@ -123,6 +123,7 @@ void client_conn::start_session() {
 
 bool client_conn::can_take_new_request() const noexcept {
   if (!usable()) return false;
+  if (config_.single_use && (reused_ || reserved_ > 0)) return false;
   const std::uint32_t limit =
       nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   // Stream ids run out at 2^31: Go's ClientConn stops taking requests well before.
@@ -281,6 +282,10 @@ void client_conn::on_remote_end(client_stream& s) noexcept {
 }
 
 void client_conn::stream_ended() noexcept {
+  if (streams_.empty() && config_.single_use && reused_) {
+    end({make_error_code(errc::keep_alives_disabled), {}});
+    return;
+  }
   if (streams_.empty()) {
     idle_since_ = clock::now();
     want_write();  // the writer keeps the idle timer, or ends a session that went away

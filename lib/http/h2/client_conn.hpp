@@ -93,6 +93,9 @@ struct client_config {
   duration ping_timeout = std::chrono::seconds(15);
   duration idle_conn_timeout{};  // 0: none
   duration response_header_timeout{};
+  // Keep-alives disabled (Go's DisableKeepAlives, http2 ClientConn.singleUse): one request a
+  // connection, closed when it is done.
+  bool single_use = false;
 };
 
 class client_conn : public std::enable_shared_from_this<client_conn> {
