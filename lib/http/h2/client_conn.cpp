@@ -533,11 +533,13 @@ task<result<response, client_error>> client_conn::round_trip(
   std::size_t text = authority.size() + req.method.size() + req.url.target.size() + 64;
   for (const auto& f : req.header) text += f.name.size() + f.value.size();
   nv_block b(c.nva_, c.nv_text_, text);
-  b.add(":method", req.method);
-  b.add(":scheme", req.url.scheme);
-  b.add(":authority", authority);
+  // CONNECT carries no :scheme and no :path (RFC 9113 §8.5).
+  const bool connect = req.method == "CONNECT";
   const std::string_view target = req.url.target;
-  if (req.method != "CONNECT") b.add(":path", target.empty() ? std::string_view("/") : target);
+  b.add(":method", req.method);
+  if (!connect) b.add(":scheme", req.url.scheme);
+  b.add(":authority", authority);
+  if (!connect) b.add(":path", target.empty() ? std::string_view("/") : target);
   bool user_agent = false;
   for (const auto& f : req.header) {
     std::string_view name = b.lowered(f.name);
