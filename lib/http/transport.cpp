@@ -378,11 +378,6 @@ void transport::state::h2_conn_ready(const detail::h2_conn_ptr& c) {
   }
 }
 
-void transport::state::h2_conn_going_away(h2::client_conn& c) {
-  // No new request goes to it (client_conn::usable); it leaves the pool when it ends.
-  (void)c;
-}
-
 void transport::state::h2_conn_closed(const detail::h2_conn_ptr& c, std::string reason) {
   auto it = hosts.find(c->key());
   if (it == hosts.end()) return;

@@ -123,10 +123,9 @@ struct transport::state {
                                                              got_conn_info& info,
                                                              detail::h2_conn_ptr& h2);
   // HTTP/2 (lib/http/h2/client_conn.cpp calls these): a conn that can take more requests hands
-  // its slots to the host's waiters; one that received GOAWAY takes no new request; one that
-  // ended leaves the pool.
+  // its slots to the host's waiters; one that ended leaves the pool (one that received GOAWAY
+  // stays until then, taking no new request).
   void h2_conn_ready(const detail::h2_conn_ptr& c);
-  void h2_conn_going_away(h2::client_conn& c);
   void h2_conn_closed(const detail::h2_conn_ptr& c, std::string reason);
   // Whether the conns dialed for `key` speak HTTP/2 with prior knowledge (h2c).
   bool prior_knowledge(const std::string& key) const;

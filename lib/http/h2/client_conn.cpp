@@ -392,10 +392,7 @@ int client_conn::on_frame_recv(const nghttp2_frame& f) {
     case NGHTTP2_GOAWAY:
       // No new request goes here; nghttp2 closes the streams above last_stream_id as refused
       // (on_stream_close), and the rest finish.
-      if (!going_away_) {
-        going_away_ = true;
-        pool_->h2_conn_going_away(*this);
-      }
+      going_away_ = true;  // (get_idle_conn passes it by: can_take_new_request)
       break;
     default:
       break;
