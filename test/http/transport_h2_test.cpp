@@ -337,6 +337,32 @@ TEST_F(TransportH2, MoreThanMaxConcurrentStreamsDialsAnotherConnection) {
   for (const outcome& o : got) EXPECT_EQ(o.body, "slept") << o.error;
 }
 
+// A thousand at once against the server's 250: about four connections, each carrying up to its
+// limit (100 assumed until a new one's SETTINGS arrive, Go's rule, so a few more may be dialed).
+TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamLimit) {
+  h2_server s;
+  std::vector<outcome> got(1000);
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    outcome warm = co_await fetch(t, get(s.url("/hello")));
+    EXPECT_EQ(warm.error, "");
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        sc.spawn(fetch_into(t, get(s.url("/delay/300")), &got[i]));
+      co_await sc.join();
+    }
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  std::size_t ok = 0;
+  for (const outcome& o : got) ok += o.body == "slept" ? 1 : 0;
+  EXPECT_EQ(ok, got.size());
+  EXPECT_GE(dials, 4u);
+  EXPECT_LE(dials, 8u);
+}
+
 TEST_F(TransportH2, StoppedRequestResetsItsStreamAndTheConnectionServesTheNext) {
   h2_server s;
   outcome stopped, next;
