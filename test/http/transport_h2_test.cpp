@@ -254,6 +254,36 @@ TEST_F(TransportH2, HttpsNegotiatesH2ByAlpn) {
   EXPECT_EQ(reused, (std::vector<bool>{false, true}));
 }
 
+TEST_F(TransportH2, TraceHooksSeeTheExchange) {
+  h2_server s;
+  std::vector<std::string> events;
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    client_trace trace;
+    trace.get_conn = [&](std::string_view) { events.push_back("get_conn"); };
+    trace.got_conn = [&](const got_conn_info& i) {
+      events.push_back(i.reused ? "got_conn reused" : "got_conn new");
+    };
+    trace.wrote_headers = [&] { events.push_back("wrote_headers"); };
+    trace.wrote_request = [&](std::error_code) { events.push_back("wrote_request"); };
+    trace.got_first_response_byte = [&] { events.push_back("first_byte"); };
+    for (int i = 0; i < 2; ++i) {
+      client_request req = get(s.url("/echo"));
+      req.method = "POST";
+      req.body = "x";
+      req.trace = &trace;
+      outcome o = co_await fetch(t, std::move(req));
+      EXPECT_EQ(o.body, "x");
+    }
+    co_await t.close();
+  }());
+  std::vector<std::string> want{"get_conn", "got_conn new", "wrote_headers", "wrote_request",
+                                "first_byte"};
+  want.insert(want.end(),
+              {"get_conn", "got_conn reused", "wrote_headers", "wrote_request", "first_byte"});
+  EXPECT_EQ(events, want);
+}
+
 TEST_F(TransportH2, ForceHttp1OffersOnlyHttp11) {
   h2_server s(server_tls());
   const outcome got = fetch_once(s.url("/hello"), {.tls = client_tls(), .force_http1 = true});
