@@ -330,12 +330,15 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     }
     if (h2) {
       if (req.trace && req.trace->got_conn) req.trace->got_conn(info);
-      bool retry = false;
+      h2::retry_kind retry = h2::retry_kind::no;
       result<response, client_error> r = co_await h2::client_conn::round_trip(
           std::move(h2), req, stop, closer, adds_gzip(req, s->options), &retry);
       if (!r) {
         if (stop.stop_requested()) co_return canceled_error();
-        if (retry && attempt + 1 < max_h2_attempts && !s->closed &&
+        const bool again = retry == h2::retry_kind::unprocessed ||
+                           (retry == h2::retry_kind::lost_unanswered && attempt == 0 &&
+                            info.reused && req.idempotent());
+        if (again && attempt + 1 < max_h2_attempts && !s->closed &&
             (!req.source || req.source->rewind().has_value()))
           continue;
         co_return r.error();

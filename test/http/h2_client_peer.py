@@ -10,7 +10,8 @@ knowledge:
           connection, which answers every request ("conn 2 stream N").
   silent  answers requests until one for /hang comes, then reads and answers nothing more (no
           PING ACK either): a dead peer for the health check.
-  drop    answers requests until one for /drop comes, then closes the connection without a word.
+  drop    closes the connection without a word at the first request for /drop, and at every one
+          for /drop-post; answers the others.
 
 Run by Debian's /usr/bin/python3 (h2 4.1).
 """
@@ -22,6 +23,9 @@ import time
 import h2.config
 import h2.connection
 import h2.events
+
+
+DROPPED = False  # drop mode: the first /drop was dropped
 
 
 def serve_conn(sock, number, mode):
@@ -46,7 +50,8 @@ def serve_conn(sock, number, mode):
         for e in events:
             if isinstance(e, h2.events.RequestReceived):
                 path = dict(e.headers).get(b":path", b"").decode()
-                if mode == "drop" and path == "/drop":
+                if mode == "drop" and (path == "/drop-post" or (path == "/drop" and not DROPPED)):
+                    globals()["DROPPED"] = True
                     return
                 if mode == "silent" and path == "/hang":
                     sock.sendall(conn.data_to_send())

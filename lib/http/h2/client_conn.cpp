@@ -506,11 +506,11 @@ task<void> client_conn::pump_body(std::shared_ptr<client_stream> s,
 
 task<result<response, client_error>> client_conn::round_trip(
     std::shared_ptr<client_conn> self, const client_request& req, std::stop_token stop,
-    std::shared_ptr<detail::source_closer> closer, bool ask_gzip, bool* retry) {
+    std::shared_ptr<detail::source_closer> closer, bool ask_gzip, retry_kind* retry) {
   client_conn& c = *self;
-  *retry = false;
+  *retry = retry_kind::no;
   if (!c.usable()) {
-    *retry = true;
+    *retry = retry_kind::unprocessed;
     co_return client_error{make_error_code(errc::connection_broken),
                            "http2: client conn not usable"};
   }
@@ -560,7 +560,7 @@ task<result<response, client_error>> client_conn::round_trip(
   const std::int32_t id = nghttp2_submit_request(c.session_, nullptr, b.data(), b.size(),
                                                  body ? &data : nullptr, s.get());
   if (id < 0) {
-    *retry = id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE;
+    if (id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE) *retry = retry_kind::unprocessed;
     co_return client_error{make_error_code(errc::connection_broken),
                            std::string("http2: ") + nghttp2_strerror(id)};
   }
@@ -590,7 +590,10 @@ task<result<response, client_error>> client_conn::round_trip(
   s->trace = nullptr;
   if (!s->head_done) {
     if (!s->pump_done.is_set()) (void)co_await s->pump_done.wait();  // no source read runs on retry
-    *retry = s->refused;
+    if (s->refused)
+      *retry = retry_kind::unprocessed;
+    else if (c.ended_ && !s->got_byte)
+      *retry = retry_kind::lost_unanswered;
     co_return s->error.value_or(conn_lost());
   }
   response r;

@@ -98,6 +98,17 @@ struct client_config {
   bool single_use = false;
 };
 
+// Whether a request that failed on a connection can go to another one.
+enum class retry_kind {
+  no,
+  // The server did not process it (REFUSED_STREAM, above a GOAWAY's last stream id, or the
+  // connection was no longer usable): it can go elsewhere as it is (RFC 9113 §8.7).
+  unprocessed,
+  // The connection was lost before any byte of the answer: retried as HTTP/1 retries a reused
+  // conn's failure (an idempotent request, once; Go #19943, #22158).
+  lost_unanswered,
+};
+
 class client_conn : public std::enable_shared_from_this<client_conn> {
  public:
   client_conn(transport::state* pool, std::string key, std::unique_ptr<net::stream> s,
@@ -111,12 +122,11 @@ class client_conn : public std::enable_shared_from_this<client_conn> {
   // scope, with its token.
   static task<void> run(std::shared_ptr<client_conn> self, std::stop_token stop);
 
-  // One request on a new stream: the response once its head arrived. `retry` is set when the
-  // server did not process the request (REFUSED_STREAM, above a GOAWAY's last stream id, or the
-  // connection was no longer usable): it can go to another connection as it is.
+  // One request on a new stream: the response once its head arrived. On a failure, `retry` says
+  // whether the request may go to another connection.
   static task<result<response, client_error>> round_trip(
       std::shared_ptr<client_conn> self, const client_request& req, std::stop_token stop,
-      std::shared_ptr<detail::source_closer> closer, bool ask_gzip, bool* retry);
+      std::shared_ptr<detail::source_closer> closer, bool ask_gzip, retry_kind* retry);
 
   // Whether a new request may go here: not going away, and a stream slot free.
   bool can_take_new_request() const noexcept;
