@@ -367,6 +367,34 @@ TEST_F(TransportH2, MoreThanMaxConcurrentStreamsDialsAnotherConnection) {
   for (const outcome& o : got) EXPECT_EQ(o.body, "slept") << o.error;
 }
 
+// max_conns_per_host 1: requests beyond the server's 5 streams wait for a slot on the one
+// connection, each handed the slot a finished stream frees.
+TEST_F(TransportH2, MaxConnsPerHostMakesRequestsWaitForAStreamSlot) {
+  h2_server s(std::nullopt, 5);
+  std::vector<outcome> got(12);
+  transport_stats during;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.max_conns_per_host = 1;
+    transport t(std::move(o));
+    outcome warm = co_await fetch(t, get(s.url("/hello")));
+    EXPECT_EQ(warm.error, "");
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        sc.spawn(fetch_into(t, get(s.url("/delay/100")), &got[i]));
+      (void)co_await sleep_for(50ms);
+      during = t.stats();
+      co_await sc.join();
+    }
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  for (const outcome& o : got) EXPECT_EQ(o.body, "slept") << o.error;
+  EXPECT_EQ(during.active, 1u);
+  EXPECT_EQ(during.waiting, 7u);
+}
+
 // A thousand at once against the server's 250: about four connections, each carrying up to its
 // limit (100 assumed until a new one's SETTINGS arrive, Go's rule, so a few more may be dialed).
 TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamLimit) {
