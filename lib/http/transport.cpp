@@ -402,7 +402,7 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   --h.dialing;
   if (!dialed) {
     if (w->waiting()) w->result.try_deliver({nullptr, dialed.error()});
-    if (h.h2_known) {  // the waiters that followed this dial fail with it
+    if (h.h2_known || s->prior_knowledge(key)) {  // the waiters that followed it fail with it
       for (const want_ptr& f : h.idle_waiters)
         if (!f->dial_started && f->waiting()) f->result.try_deliver({nullptr, dialed.error()});
     }
@@ -423,6 +423,15 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
     if (!w->waiting() || !w->result.try_deliver({nullptr, {}, c})) c->unreserve();
     s->h2_conn_ready(c);
     co_return;
+  }
+  if (h.h2_known) {
+    // The host answered HTTP/1.1 this time (ALPN): its waiters that followed this dial as for
+    // HTTP/2 get dials of their own.
+    h.h2_known = false;
+    std::vector<want_ptr> followers;
+    for (const want_ptr& f : h.idle_waiters)
+      if (!f->dial_started && !f->in_dial_queue && f->waiting()) followers.push_back(f);
+    for (const want_ptr& f : followers) s->queue_for_dial(f);
   }
   auto pc = std::make_shared<detail::persist_conn>(key, std::move(dialed->stream));
   pc->tls = std::move(dialed->tls);

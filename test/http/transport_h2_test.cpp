@@ -395,6 +395,27 @@ TEST_F(TransportH2, MaxConnsPerHostMakesRequestsWaitForAStreamSlot) {
   EXPECT_EQ(during.waiting, 7u);
 }
 
+// Requests that wait for an HTTP/2 host's one dial fail with it.
+TEST_F(TransportH2, WaitersForAFailedDialFailWithIt) {
+  const std::string u = "http://" + ringo::test::refused_address().to_string() + "/";
+  std::vector<outcome> got(5);
+  duration took{};
+  ringo::run([&]() -> task<void> {
+    transport t(prior_knowledge());
+    const time_point start = clock::now();
+    {
+      scope sc;
+      for (std::size_t i = 0; i < got.size(); ++i) sc.spawn(fetch_into(t, get(u), &got[i]));
+      co_await sc.join();
+    }
+    took = clock::now() - start;
+    EXPECT_EQ(t.dial_count(), 1u);
+    co_await t.close();
+  }());
+  for (const outcome& o : got) EXPECT_NE(o.error.find("connection refused"), std::string::npos);
+  EXPECT_LT(took, 5s);
+}
+
 // A thousand at once against the server's 250: about four connections, each carrying up to its
 // limit (100 assumed until a new one's SETTINGS arrive, Go's rule, so a few more may be dialed).
 TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamLimit) {
