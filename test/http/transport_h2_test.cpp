@@ -304,6 +304,18 @@ task<void> fetch_into(transport& t, client_request req, outcome* out) {
   *out = co_await fetch(t, std::move(req));
 }
 
+// got->size() GETs of `u` at once on `t`; `during`, when given, is the pool 50 ms in.
+task<void> fetch_at_once(transport& t, std::string u, std::vector<outcome>* got,
+                         transport_stats* during = nullptr) {
+  scope sc;
+  for (std::size_t i = 0; i < got->size(); ++i) sc.spawn(fetch_into(t, get(u), &(*got)[i]));
+  if (during) {
+    (void)co_await sleep_for(50ms);
+    *during = t.stats();
+  }
+  co_await sc.join();
+}
+
 TEST_F(TransportH2, KeepAlivesDisabledMeansOneRequestAConnection) {
   h2_server s;
   outcome got;
@@ -327,14 +339,7 @@ TEST_F(TransportH2, SixtyConcurrentRequestsShareOneConnection) {
   transport_stats during;
   ringo::run([&]() -> task<void> {
     transport t(prior_knowledge());
-    {
-      scope sc;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        sc.spawn(fetch_into(t, get(s.url("/delay/100")), &got[i]));
-      (void)co_await sleep_for(50ms);
-      during = t.stats();
-      co_await sc.join();
-    }
+    co_await fetch_at_once(t, s.url("/delay/100"), &got, &during);
     EXPECT_EQ(t.dial_count(), 1u);
     co_await t.close();
   }());
@@ -354,12 +359,7 @@ TEST_F(TransportH2, MoreThanMaxConcurrentStreamsDialsAnotherConnection) {
     transport t(prior_knowledge());
     outcome warm = co_await fetch(t, get(s.url("/hello")));  // the server's SETTINGS are known
     EXPECT_EQ(warm.error, "");
-    {
-      scope sc;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        sc.spawn(fetch_into(t, get(s.url("/delay/200")), &got[i]));
-      co_await sc.join();
-    }
+    co_await fetch_at_once(t, s.url("/delay/200"), &got);
     EXPECT_GE(t.dial_count(), 2u);
     EXPECT_LE(t.dial_count(), 3u);
     co_await t.close();
@@ -379,14 +379,7 @@ TEST_F(TransportH2, MaxConnsPerHostMakesRequestsWaitForAStreamSlot) {
     transport t(std::move(o));
     outcome warm = co_await fetch(t, get(s.url("/hello")));
     EXPECT_EQ(warm.error, "");
-    {
-      scope sc;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        sc.spawn(fetch_into(t, get(s.url("/delay/100")), &got[i]));
-      (void)co_await sleep_for(50ms);
-      during = t.stats();
-      co_await sc.join();
-    }
+    co_await fetch_at_once(t, s.url("/delay/100"), &got, &during);
     EXPECT_EQ(t.dial_count(), 1u);
     co_await t.close();
   }());
@@ -403,11 +396,7 @@ TEST_F(TransportH2, WaitersForAFailedDialFailWithIt) {
   ringo::run([&]() -> task<void> {
     transport t(prior_knowledge());
     const time_point start = clock::now();
-    {
-      scope sc;
-      for (std::size_t i = 0; i < got.size(); ++i) sc.spawn(fetch_into(t, get(u), &got[i]));
-      co_await sc.join();
-    }
+    co_await fetch_at_once(t, u, &got);
     took = clock::now() - start;
     EXPECT_EQ(t.dial_count(), 1u);
     co_await t.close();
@@ -426,12 +415,7 @@ TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamL
     transport t(prior_knowledge());
     outcome warm = co_await fetch(t, get(s.url("/hello")));
     EXPECT_EQ(warm.error, "");
-    {
-      scope sc;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        sc.spawn(fetch_into(t, get(s.url("/delay/300")), &got[i]));
-      co_await sc.join();
-    }
+    co_await fetch_at_once(t, s.url("/delay/300"), &got);
     dials = t.dial_count();
     co_await t.close();
   }());
