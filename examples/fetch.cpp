@@ -23,7 +23,8 @@
 // --timeout bounds each URL (redirects and body included); --pause waits between URLs (long
 // enough, and the server closes the idle connection: the next request just dials again).
 // The body goes to stdout, or to FILE with -o (a progress bar on stderr when that is a terminal).
-// -v prints what the transport's trace reports, and the response head, to stderr:
+// -v prints what the transport's trace reports, the request head once a connection is chosen (in
+// its protocol), and the response head, to stderr:
 //
 //   $ fetch -v http://127.0.0.1:8080/ http://127.0.0.1:8080/
 //   * connect 127.0.0.1:8080
@@ -42,7 +43,8 @@
 //   * Server certificate: CN=localhost,O=ringo (verified)
 //   * SSL session: new (a later connection says "resumed")
 //
-// and over HTTP/2 the response's stream: "< HTTP/2 200" and "* HTTP/2 stream 1".
+// and over HTTP/2 "> GET / HTTP/2", the response's stream and status: "* HTTP/2 stream 1",
+// "< HTTP/2 200".
 //
 // Exit status: 0 when every response was 1xx-3xx, 22 when one was 4xx or 5xx (like curl -f), 1
 // when a request failed (the message is printed), 130 on SIGINT.
@@ -185,6 +187,10 @@ std::string curl_version_name(const ringo::net::tls_connection_state& st) {
 struct verbose_trace {
   http::client_trace client;
   ringo::net::dial_trace dial;
+  // The request head, printed once the connection (and so the protocol) is known.
+  std::string method, target;
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool head_pending = false;
 
   explicit verbose_trace(bool verified) {
     dial.resolve_start = [](ringo::time_point, std::string_view host) {
@@ -215,11 +221,16 @@ struct verbose_trace {
                    verified ? "verified" : "NOT verified: --insecure");
       std::fprintf(stderr, "* SSL session: %s\n", st.did_resume ? "resumed" : "new");
     };
-    client.got_conn = [](const http::got_conn_info& i) {
+    client.got_conn = [this](const http::got_conn_info& i) {
       if (i.reused)
         std::fprintf(stderr, "* reused connection (idle %.1f ms)\n", ms_since(i.idle_time));
       else
         std::fprintf(stderr, "* new connection\n");
+      if (!head_pending) return;
+      head_pending = false;
+      std::fprintf(stderr, "> %s %s %s\n", method.c_str(), target.c_str(),
+                   i.version_major == 2 ? "HTTP/2" : "HTTP/1.1");
+      for (const auto& [k, v] : fields) std::fprintf(stderr, "> %s: %s\n", k.c_str(), v.c_str());
     };
     client.got_100_continue = [] { std::fprintf(stderr, "< HTTP/1.1 100 Continue\n"); };
     client.put_idle_conn = [](std::error_code ec) {
@@ -275,7 +286,7 @@ task<ringo::result<void>> write_out(int fd, std::string_view data, std::stop_tok
 
 // One URL: 0, 22 or 1, as the exit status.
 task<int> fetch_one(http::client& c, const options& o, const std::string& u, int out_fd,
-                    const verbose_trace* trace, std::stop_token stop) {
+                    verbose_trace* trace, std::stop_token stop) {
   auto parsed = http::parse_url(u);
   if (!parsed) {
     std::fprintf(stderr, "fetch: %s: %s\n", u.c_str(), parsed.error().message().c_str());
@@ -290,10 +301,11 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   if (o.data) req.body = *o.data;
   if (trace) {
     req.trace = &trace->client;
-    // (The protocol is the connection's: known once one is chosen; HTTP/2 shows in the answer.)
-    std::fprintf(stderr, "> %s %s HTTP/1.1\n", req.method.c_str(), req.url.target.c_str());
-    for (const auto& f : req.header)
-      std::fprintf(stderr, "> %s: %s\n", f.name.c_str(), f.value.c_str());
+    trace->method = req.method;
+    trace->target = req.url.target;
+    trace->fields.clear();
+    for (const auto& f : req.header) trace->fields.emplace_back(f.name, f.value);
+    trace->head_pending = true;  // printed with the connection's protocol (got_conn)
   }
   auto r = co_await c.send(std::move(req), stop);
   if (!r) {

@@ -48,7 +48,8 @@ result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string
     // A multiplexed conn is reported as reused once it has carried a request (Go's
     // http2 ClientConn, traceGotConn).
     const bool idle = c->open_streams() == 0;
-    info = {c->reused(), idle && c->reused(), idle ? clock::now() - c->idle_since() : duration{}};
+    info = {c->reused(), idle && c->reused(), idle ? clock::now() - c->idle_since() : duration{},
+            2};
     ++conns_got;
     if (info.reused) ++reuses;
     h2 = c;
@@ -90,7 +91,7 @@ task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string
   }
   if (got->h2) {
     got->h2->unreserve();  // the slot h2_conn_ready kept for this round trip, taken now
-    info = {got->h2->reused(), false, {}};
+    info = {got->h2->reused(), false, {}, 2};
     ++conns_got;
     if (info.reused) ++reuses;
     h2 = std::move(got->h2);

@@ -126,6 +126,7 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
         self.assertEqual(r.returncode, 0, err)
         self.assertIn("* HTTP/2 stream 1\n< HTTP/2 200\n", err)
         self.assertIn("* HTTP/2 stream 3\n< HTTP/2 200\n", err)
+        self.assertEqual(err.count("> GET /get HTTP/2\n"), 2, err)
         self.assertEqual(err.count("* new connection"), 1, err)
         self.assertEqual(err.count("* reused connection"), 1, err)
         r = fetch("--http2-prior-knowledge", self.url("/bytes/1000003"))

@@ -43,6 +43,7 @@ struct got_conn_info {
   bool reused = false;
   bool was_idle = false;
   duration idle_time{};
+  int version_major = 1;  // 2: an HTTP/2 connection, the request one of its streams
 };
 struct client_trace {
   std::function<void(std::string_view host_port)> get_conn;
