@@ -2,7 +2,12 @@
 // http.Client). CONNS workers on one thread each loop GET URL, read the body to the end (so the
 // conn goes back to the pool) until SECONDS have passed; the pool keeps up to CONNS idle conns.
 //
-//   http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k]
+//   http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k] [--h2]
+//
+// HTTP/1.1 by default (https:// offers only http/1.1 by ALPN), so a row measures one protocol.
+// --h2 speaks HTTP/2: with prior knowledge on http:// (h2c), by ALPN on https://; the CONNS workers
+// are then concurrent streams, carried by one connection up to the server's
+// MAX_CONCURRENT_STREAMS (h2load's -c1 -mCONNS, more connections beyond the limit).
 //
 // An https:// URL is verified against the system's roots, or FILE's with --cacert; -k verifies
 // nothing (a benchmark's self-signed server).
@@ -62,8 +67,10 @@ task<void> worker(http::transport* t, const http::url* u, ringo::time_point unti
 }
 
 task<int> load(http::url u, int conns, double seconds, std::uint64_t limit, std::string cacert,
-               bool insecure) {
+               bool insecure, bool h2) {
   http::transport_options o;
+  o.force_http1 = !h2;
+  o.http2_prior_knowledge = h2;
   if (!cacert.empty()) o.tls.root_cas = {ringo::net::pem::file(cacert)};
   o.tls.insecure_skip_verify = insecure;
   o.max_idle_conns_per_host = conns;
@@ -100,6 +107,7 @@ int main(int argc, char** argv) {
   std::uint64_t limit = UINT64_MAX;
   std::string cacert;
   bool insecure = false;
+  bool h2 = false;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "-n" && i + 1 < argc) {
@@ -111,6 +119,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[++i]);
     } else if (a == "--cacert" && i + 1 < argc) {
       cacert = argv[++i];
+    } else if (a == "--h2") {
+      h2 = true;
     } else if (a == "-k") {
       insecure = true;
     } else {
@@ -119,11 +129,11 @@ int main(int argc, char** argv) {
   }
   auto u = http::parse_url(target);
   if (!u || conns <= 0 || seconds <= 0) {
-    std::fprintf(
-        stderr,
-        "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k]%s%s\n",
-        u ? "" : ": ", u ? "" : u.error().message().c_str());
+    std::fprintf(stderr,
+                 "usage: http_load URL [-c CONNS] [-d SECONDS] [-n REQUESTS] [--cacert FILE | -k] "
+                 "[--h2]%s%s\n",
+                 u ? "" : ": ", u ? "" : u.error().message().c_str());
     return 2;
   }
-  return ringo::run(load(std::move(*u), conns, seconds, limit, std::move(cacert), insecure));
+  return ringo::run(load(std::move(*u), conns, seconds, limit, std::move(cacert), insecure, h2));
 }

@@ -4,8 +4,12 @@
 //
 //   fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] [--pause MS]
 //         [--compressed|--raw] [-r|--range A-B] [-b|--cookie-jar FILE] [--cacert FILE]
-//         [-k|--insecure] [-x|--proxy URL] URL...
+//         [-k|--insecure] [-x|--proxy URL] [--http1.1|--http2-prior-knowledge] URL...
 //
+// https:// speaks HTTP/2 when the server accepts it by ALPN (h2 is offered first, as Go's
+// transport does); --http1.1 offers HTTP/1.1 only. http:// speaks HTTP/1.1, or HTTP/2 from the
+// first byte with --http2-prior-knowledge (h2c, for a server known to speak it). One HTTP/2
+// connection carries all the URLs to a host.
 // Requests go through the proxy -x names, or as Go's DefaultTransport sends them, through
 // HTTP_PROXY / HTTPS_PROXY unless NO_PROXY (or loopback) says otherwise.
 // https:// verifies the server's certificate against the system's roots, or against the PEM
@@ -19,7 +23,8 @@
 // --timeout bounds each URL (redirects and body included); --pause waits between URLs (long
 // enough, and the server closes the idle connection: the next request just dials again).
 // The body goes to stdout, or to FILE with -o (a progress bar on stderr when that is a terminal).
-// -v prints what the transport's trace reports, and the response head, to stderr:
+// -v prints what the transport's trace reports, the request head once a connection is chosen (in
+// its protocol), and the response head, to stderr:
 //
 //   $ fetch -v http://127.0.0.1:8080/ http://127.0.0.1:8080/
 //   * connect 127.0.0.1:8080
@@ -37,6 +42,9 @@
 //   * ALPN: server accepted http/1.1
 //   * Server certificate: CN=localhost,O=ringo (verified)
 //   * SSL session: new (a later connection says "resumed")
+//
+// and over HTTP/2 "> GET / HTTP/2", the response's stream and status: "* HTTP/2 stream 1",
+// "< HTTP/2 200".
 //
 // Exit status: 0 when every response was 1xx-3xx, 22 when one was 4xx or 5xx (like curl -f), 1
 // when a request failed (the message is printed), 130 on SIGINT.
@@ -71,13 +79,16 @@ struct options {
   std::string cookie_file;
   std::string cacert;  // roots for https, instead of the system's
   bool insecure = false;
-  std::string proxy;  // -x: every request through it; empty: the environment's
+  std::string proxy;                   // -x: every request through it; empty: the environment's
+  bool http1 = false;                  // --http1.1
+  bool http2_prior_knowledge = false;  // --http2-prior-knowledge
   std::vector<std::string> urls;
 };
 
 const char* const usage =
     "usage: fetch [-v] [-X METHOD] [-H 'K: V']... [-d DATA|@FILE] [-o FILE] [--timeout MS] "
-    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] [-x URL] URL...\n";
+    "[--pause MS] [--compressed|--raw] [-r A-B] [-b FILE] [--cacert FILE] [-k] [-x URL] "
+    "[--http1.1|--http2-prior-knowledge] URL...\n";
 
 std::optional<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -138,6 +149,10 @@ std::optional<options> parse_args(int argc, char** argv) {
       o.cacert = argv[++i];
     } else if ((arg == "-x" || arg == "--proxy") && has_value) {
       o.proxy = argv[++i];
+    } else if (arg == "--http1.1") {
+      o.http1 = true;
+    } else if (arg == "--http2-prior-knowledge") {
+      o.http2_prior_knowledge = true;
     } else if (arg == "-k" || arg == "--insecure") {
       o.insecure = true;
     } else if ((arg == "-r" || arg == "--range") && has_value) {
@@ -172,6 +187,10 @@ std::string curl_version_name(const ringo::net::tls_connection_state& st) {
 struct verbose_trace {
   http::client_trace client;
   ringo::net::dial_trace dial;
+  // The request head, printed once the connection (and so the protocol) is known.
+  std::string method, target;
+  std::vector<std::pair<std::string, std::string>> fields;
+  bool head_pending = false;
 
   explicit verbose_trace(bool verified) {
     dial.resolve_start = [](ringo::time_point, std::string_view host) {
@@ -202,11 +221,16 @@ struct verbose_trace {
                    verified ? "verified" : "NOT verified: --insecure");
       std::fprintf(stderr, "* SSL session: %s\n", st.did_resume ? "resumed" : "new");
     };
-    client.got_conn = [](const http::got_conn_info& i) {
+    client.got_conn = [this](const http::got_conn_info& i) {
       if (i.reused)
         std::fprintf(stderr, "* reused connection (idle %.1f ms)\n", ms_since(i.idle_time));
       else
         std::fprintf(stderr, "* new connection\n");
+      if (!head_pending) return;
+      head_pending = false;
+      std::fprintf(stderr, "> %s %s %s\n", method.c_str(), target.c_str(),
+                   i.version_major == 2 ? "HTTP/2" : "HTTP/1.1");
+      for (const auto& [k, v] : fields) std::fprintf(stderr, "> %s: %s\n", k.c_str(), v.c_str());
     };
     client.got_100_continue = [] { std::fprintf(stderr, "< HTTP/1.1 100 Continue\n"); };
     client.put_idle_conn = [](std::error_code ec) {
@@ -262,7 +286,7 @@ task<ringo::result<void>> write_out(int fd, std::string_view data, std::stop_tok
 
 // One URL: 0, 22 or 1, as the exit status.
 task<int> fetch_one(http::client& c, const options& o, const std::string& u, int out_fd,
-                    const verbose_trace* trace, std::stop_token stop) {
+                    verbose_trace* trace, std::stop_token stop) {
   auto parsed = http::parse_url(u);
   if (!parsed) {
     std::fprintf(stderr, "fetch: %s: %s\n", u.c_str(), parsed.error().message().c_str());
@@ -277,16 +301,23 @@ task<int> fetch_one(http::client& c, const options& o, const std::string& u, int
   if (o.data) req.body = *o.data;
   if (trace) {
     req.trace = &trace->client;
-    std::fprintf(stderr, "> %s %s HTTP/1.1\n", req.method.c_str(), req.url.target.c_str());
-    for (const auto& f : req.header)
-      std::fprintf(stderr, "> %s: %s\n", f.name.c_str(), f.value.c_str());
+    trace->method = req.method;
+    trace->target = req.url.target;
+    trace->fields.clear();
+    for (const auto& f : req.header) trace->fields.emplace_back(f.name, f.value);
+    trace->head_pending = true;  // printed with the connection's protocol (got_conn)
   }
   auto r = co_await c.send(std::move(req), stop);
   if (!r) {
     std::fprintf(stderr, "fetch: %s\n", r.error().message().c_str());
     co_return 1;
   }
-  if (trace) {
+  if (trace && r->version_major == 2) {
+    std::fprintf(stderr, "* HTTP/2 stream %u\n", r->stream_id);
+    std::fprintf(stderr, "< HTTP/2 %d\n", r->status);  // (curl's words: no reason phrase)
+    for (const auto& f : r->header)
+      std::fprintf(stderr, "< %s: %s\n", f.name.c_str(), f.value.c_str());
+  } else if (trace) {
     std::fprintf(stderr, "< HTTP/%d.%d %d %s\n", r->version_major, r->version_minor, r->status,
                  r->reason.c_str());
     for (const auto& f : r->header)
@@ -368,6 +399,8 @@ task<int> fetch_all(const options& o, int out_fd, std::stop_token stop) {
   http::transport_options to;
   if (!o.cacert.empty()) to.tls.root_cas = {ringo::net::pem::file(o.cacert)};
   to.tls.insecure_skip_verify = o.insecure;
+  to.force_http1 = o.http1;
+  to.http2_prior_knowledge = o.http2_prior_knowledge;
   if (o.proxy.empty()) {
     to.proxy = http::proxy_from_environment();
   } else {

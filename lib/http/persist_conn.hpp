@@ -16,7 +16,13 @@
 #include "h1/parser.hpp"
 #include "h1/read_buffer.hpp"
 
+namespace ringo::http::h2 {
+class client_conn;
+}  // namespace ringo::http::h2
+
 namespace ringo::http::detail {
+
+using h2_conn_ptr = std::shared_ptr<h2::client_conn>;
 
 struct persist_conn;
 using conn_ptr = std::shared_ptr<persist_conn>;

@@ -16,6 +16,7 @@
 #include "gzip_body.hpp"
 #include "h1/parser.hpp"
 #include "h1/writer.hpp"
+#include "h2/client_conn.hpp"
 #include "source_closer.hpp"
 #include "transport_state.hpp"
 
@@ -279,12 +280,29 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
   co_return result<void, client_error>{};
 }
 
+// The gzip answer to a request the transport asked gzip for is decoded on the way out (Go's
+// gzipReader), whichever protocol carried it.
+void decode_gzip(response& r, const client_request& req, const transport_options& o) {
+  if (!adds_gzip(req, o) || !iequals(r.header.get("Content-Encoding").value_or(""), "gzip")) return;
+  r.body = std::make_unique<detail::gzip_body>(std::move(r.body));
+  r.header.erase("Content-Encoding");
+  r.header.erase("Content-Length");
+  r.content_length.reset();
+  r.uncompressed = true;
+}
+
+// Go's http2 Transport retries a request the server did not process (RFC 9113 §8.7) on another
+// conn, a few times.
+constexpr int max_h2_attempts = 6;
+
 }  // namespace
 
 task<result<response, client_error>> transport::round_trip(client_request req,
                                                            std::stop_token stop) {
   std::shared_ptr<state> s = state_;
-  detail::source_closer closer{req.source};
+  // (Shared with an HTTP/2 body pump, which may outlive the round trip.)
+  std::shared_ptr<detail::source_closer> closer =
+      req.source ? std::make_shared<detail::source_closer>(req.source) : nullptr;
   // (string_view comparisons: a size check first, no strlen or out-of-line compare)
   const std::string_view scheme = req.url.scheme;
   const bool tls = scheme == "https";
@@ -303,11 +321,30 @@ task<result<response, client_error>> transport::round_trip(client_request req,
     std::string key = req.url.authority();
     if (tls) key.insert(0, detail::https_key_prefix);
     if (proxy) key = s->proxied_key(std::move(key), *proxy, tls);
-    result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info);
-    if (got && !*got) got = co_await s->wait_for_conn(std::move(key), req, stop, info);
+    detail::h2_conn_ptr h2;
+    result<conn_ptr, client_error> got = s->get_idle_conn(key, req, stop, info, h2);
+    if (got && !*got && !h2) got = co_await s->wait_for_conn(std::move(key), req, stop, info, h2);
     if (!got) {
       if (stop.stop_requested()) co_return canceled_error();
       co_return got.error();
+    }
+    if (h2) {
+      if (req.trace && req.trace->got_conn) req.trace->got_conn(info);
+      h2::retry_kind retry = h2::retry_kind::no;
+      result<response, client_error> r = co_await h2::client_conn::round_trip(
+          std::move(h2), req, stop, closer, adds_gzip(req, s->options), &retry);
+      if (!r) {
+        if (stop.stop_requested()) co_return canceled_error();
+        const bool again = retry == h2::retry_kind::unprocessed ||
+                           (retry == h2::retry_kind::lost_unanswered && attempt == 0 &&
+                            info.reused && req.idempotent());
+        if (again && attempt + 1 < max_h2_attempts && !s->closed &&
+            (!req.source || req.source->rewind().has_value()))
+          continue;
+        co_return r.error();
+      }
+      if (!r->body->done()) decode_gzip(*r, req, s->options);
+      co_return r;
     }
     conn_ptr pc = std::move(*got);
     if (req.trace && req.trace->got_conn) req.trace->got_conn(info);
@@ -364,14 +401,7 @@ task<result<response, client_error>> transport::round_trip(client_request req,
       r.body = std::make_unique<detail::empty_body>();
     } else {
       r.body = std::make_unique<detail::client_body>(s, std::move(pc), req.trace, req.deadline);
-      if (adds_gzip(req, s->options) &&
-          iequals(r.header.get("Content-Encoding").value_or(""), "gzip")) {
-        r.body = std::make_unique<detail::gzip_body>(std::move(r.body));
-        r.header.erase("Content-Encoding");
-        r.header.erase("Content-Length");
-        r.content_length.reset();
-        r.uncompressed = true;
-      }
+      decode_gzip(r, req, s->options);
     }
     co_return std::move(r);
   }

@@ -7,6 +7,7 @@
 #include <ringo/runtime/operations.hpp>
 
 #include "context_errors.hpp"
+#include "h2/client_conn.hpp"
 #include "transport_state.hpp"
 
 namespace ringo::http {
@@ -31,7 +32,8 @@ transport::state::host_conns& transport::state::host(const std::string& key) {
 result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string& key,
                                                                const client_request& req,
                                                                const std::stop_token& stop,
-                                                               got_conn_info& info) {
+                                                               got_conn_info& info,
+                                                               detail::h2_conn_ptr& h2) {
   if (req.trace && req.trace->get_conn) {  // host:port, as Go's GetConn
     std::string_view host_port = key;
     if (host_port.starts_with(detail::https_key_prefix))
@@ -41,6 +43,18 @@ result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string
   if (closed) return client_error{make_error_code(errc::transport_closed), {}};
   if (stop.stop_requested()) return detail::canceled_error();
   host_conns& h = host(key);
+  for (const detail::h2_conn_ptr& c : h.h2) {
+    if (!c->can_take_new_request()) continue;
+    // A multiplexed conn is reported as reused once it has carried a request (Go's
+    // http2 ClientConn, traceGotConn).
+    const bool idle = c->open_streams() == 0;
+    info = {c->reused(), idle && c->reused(), idle ? clock::now() - c->idle_since() : duration{},
+            2};
+    ++conns_got;
+    if (info.reused) ++reuses;
+    h2 = c;
+    return conn_ptr{};
+  }
   const time_point now = h.idle.empty() ? time_point{} : clock::now();
   while (!h.idle.empty()) {
     conn_ptr pc = h.idle.front();
@@ -63,7 +77,8 @@ result<conn_ptr, client_error> transport::state::get_idle_conn(const std::string
 task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string key,
                                                                      const client_request& req,
                                                                      std::stop_token stop,
-                                                                     got_conn_info& info) {
+                                                                     got_conn_info& info,
+                                                                     detail::h2_conn_ptr& h2) {
   auto w = std::make_shared<want_conn>(key);
   w->trace = req.trace;
   queue_for_idle_conn(w);
@@ -73,6 +88,14 @@ task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string
   if (!got) {
     if (got.error() == ringo::errc::operation_canceled) co_return detail::canceled_error();
     co_return detail::deadline_error();
+  }
+  if (got->h2) {
+    got->h2->unreserve();  // the slot h2_conn_ready kept for this round trip, taken now
+    info = {got->h2->reused(), false, {}, 2};
+    ++conns_got;
+    if (info.reused) ++reuses;
+    h2 = std::move(got->h2);
+    co_return conn_ptr{};
   }
   if (!got->pc) co_return std::move(got->err);
   info = {got->pc->reused, false, {}};
@@ -89,6 +112,9 @@ void transport::state::queue_for_idle_conn(const want_ptr& w) {
 
 void transport::state::queue_for_dial(const want_ptr& w) {
   host_conns& h = hosts[w->key];
+  // An HTTP/2 host's dial serves every waiter (one conn carries them all): no second dial
+  // while one runs.
+  if ((h.h2_known || prior_knowledge(w->key)) && h.dialing > 0) return;
   if (options.max_conns_per_host <= 0 || h.conns < options.max_conns_per_host) {
     ++h.conns;
     start_dial(w);
@@ -101,6 +127,7 @@ void transport::state::queue_for_dial(const want_ptr& w) {
 void transport::state::start_dial(const want_ptr& w) {
   ++dials;
   ++hosts[w->key].dialing;
+  w->dial_started = true;
   auto entry = dialing.insert(dialing.end(), dial_entry{w, std::stop_source()});
   spawn(dial_conn_for(this, entry));
 }
@@ -158,6 +185,7 @@ net::dial_trace forward_while_waiting(const want_ptr& w) {
 struct dialed_conn {
   std::unique_ptr<net::stream> stream;
   std::shared_ptr<const net::tls_connection_state> tls;
+  bool h2 = false;  // speaks HTTP/2: ALPN chose "h2", or prior knowledge
 };
 
 // Go's persistConn.addTLS: the handshake under tls_handshake_timeout and the dial's stop, with
@@ -165,14 +193,14 @@ struct dialed_conn {
 // that started the dial still waits.
 task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w,
                                                 std::unique_ptr<net::stream> c, std::string host,
-                                                std::stop_token stop) {
+                                                std::stop_token stop, bool to_proxy = false) {
   auto trace = [&w]() -> const client_trace* { return w->waiting() ? w->trace : nullptr; };
   if (const client_trace* t = trace(); t && t->tls_handshake_start) t->tls_handshake_start();
   const duration limit = s->options.tls_handshake_timeout;
   const time_point deadline = limit > duration::zero() ? clock::now() + limit : no_deadline;
   if (!s->options.tls.server_name.empty()) host.clear();
-  net::tls_result shaken =
-      co_await net::tls_client(std::move(c), s->client_tls(), std::move(stop), deadline, host);
+  net::tls_result shaken = co_await net::tls_client(std::move(c), s->client_tls(to_proxy),
+                                                    std::move(stop), deadline, host);
   if (!shaken) {
     client_error e = shaken.error() == ringo::errc::timed_out
                          ? client_error(errc::tls_handshake_timeout)
@@ -184,7 +212,9 @@ task<result<dialed_conn, client_error>> add_tls(transport::state* s, want_ptr w,
   auto state = std::make_shared<const net::tls_connection_state>(shaken->connection_state());
   if (const client_trace* t = trace(); t && t->tls_handshake_done)
     t->tls_handshake_done(*state, {});
-  co_return dialed_conn{std::make_unique<net::tls_stream>(std::move(*shaken)), std::move(state)};
+  const bool h2 = state->negotiated_protocol == "h2";
+  co_return dialed_conn{std::make_unique<net::tls_stream>(std::move(*shaken)), std::move(state),
+                        h2};
 }
 
 // Go's CONNECT (transport.go, dialConn): asks the proxy for a tunnel to `target`. Only a 200
@@ -263,7 +293,7 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
   std::unique_ptr<net::stream> conn = std::make_unique<net::conn>(std::move(*dialed));
   if (route && route->proxy.address.scheme == "https") {
     // Go's dialConn for an https proxy: TLS with the proxy first, its failure a proxyconnect one.
-    auto to_proxy = co_await add_tls(s, w, std::move(conn), route->proxy.address.host, stop);
+    auto to_proxy = co_await add_tls(s, w, std::move(conn), route->proxy.address.host, stop, true);
     if (!to_proxy)
       co_return client_error{to_proxy.error().code(),
                              "proxyconnect tcp: " + to_proxy.error().message()};
@@ -285,7 +315,7 @@ task<result<dialed_conn, client_error>> dial_for_key(transport::state* s, want_p
     co_return co_await add_tls(s, std::move(w), std::move(conn), std::move(host), std::move(stop));
   }
   // (Through an https proxy in absolute form, the proxy's TLS state is not the response's.)
-  co_return dialed_conn{std::move(conn), nullptr};
+  co_return dialed_conn{std::move(conn), nullptr, !route && s->options.http2_prior_knowledge};
 }
 
 }  // namespace
@@ -304,13 +334,60 @@ std::string transport::state::proxied_key(std::string direct_key, const proxy_ta
   return key;
 }
 
-const net::tls_context& transport::state::client_tls() {
-  if (!tls_context_) {
+const net::tls_context& transport::state::client_tls(bool to_proxy) {
+  std::optional<net::tls_context>& ctx = to_proxy ? proxy_tls_context_ : tls_context_;
+  if (!ctx) {
     net::tls_config config = options.tls;
-    config.next_protos = {"http/1.1"};
-    tls_context_.emplace(config);
+    // Go's Transport offers h2 first unless HTTP/2 is off (TLSNextProto, ForceAttemptHTTP2); a
+    // proxy gets HTTP/1.1 requests and CONNECT only.
+    if (to_proxy || options.force_http1)
+      config.next_protos = {"http/1.1"};
+    else
+      config.next_protos = {"h2", "http/1.1"};
+    ctx.emplace(config);
   }
-  return *tls_context_;
+  return *ctx;
+}
+
+bool transport::state::prior_knowledge(const std::string& key) const {
+  return options.http2_prior_knowledge && !key.starts_with(detail::https_key_prefix) &&
+         !proxy_routes.contains(key);
+}
+
+void transport::state::h2_conn_ready(const detail::h2_conn_ptr& c) {
+  auto it = hosts.find(c->key());
+  if (it == hosts.end() || closed) return;
+  host_conns& h = it->second;
+  while (!h.idle_waiters.empty() && c->can_take_new_request()) {
+    want_ptr w = h.idle_waiters.front();
+    h.idle_waiters.pop_front();
+    w->in_idle_queue = false;
+    c->reserve();  // (its round trip takes the slot when it resumes)
+    if (w->waiting() && w->result.try_deliver({nullptr, {}, c}))
+      remove_waiter(w);
+    else
+      c->unreserve();
+  }
+  // Waiters beyond what the conns carry get another conn (Go's StrictMaxConcurrentStreams=false):
+  // one dial, which they follow.
+  if (h.dialing > 0) return;
+  for (const want_ptr& w : h.idle_waiters) {
+    if (w->waiting() && !w->dial_started && !w->in_dial_queue) {
+      queue_for_dial(w);
+      return;
+    }
+  }
+}
+
+void transport::state::h2_conn_closed(const detail::h2_conn_ptr& c, std::string reason) {
+  auto it = hosts.find(c->key());
+  if (it == hosts.end()) return;
+  std::vector<detail::h2_conn_ptr>& list = it->second.h2;
+  auto at = std::find(list.begin(), list.end(), c);
+  if (at == list.end()) return;
+  list.erase(at);
+  ++closes[reason];
+  dec_conns_per_host(c->key());
 }
 
 // The dial belongs to the transport, not to the request: a conn arriving after its waiter was
@@ -322,11 +399,40 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
   std::string key = w->key;
   result<dialed_conn, client_error> dialed = co_await dial_for_key(s, w, key, std::move(stop));
   s->dialing.erase(entry);
-  --s->host(key).dialing;
+  transport::state::host_conns& h = s->host(key);
+  --h.dialing;
   if (!dialed) {
     if (w->waiting()) w->result.try_deliver({nullptr, dialed.error()});
+    if (h.h2_known || s->prior_knowledge(key)) {  // the waiters that followed it fail with it
+      for (const want_ptr& f : h.idle_waiters)
+        if (!f->dial_started && f->waiting()) f->result.try_deliver({nullptr, dialed.error()});
+    }
     s->dec_conns_per_host(key);
     co_return;
+  }
+  if (dialed->h2) {
+    h.h2_known = true;
+    const transport_options& o = s->options;
+    h2::client_config config{o.max_response_header_bytes, o.read_idle_timeout, o.ping_timeout,
+                             o.idle_conn_timeout, o.response_header_timeout};
+    config.single_use = o.disable_keep_alives || o.max_idle_conns_per_host < 0;
+    auto c = std::make_shared<h2::client_conn>(s, key, std::move(dialed->stream),
+                                               std::move(dialed->tls), config);
+    h.h2.push_back(c);
+    s->spawn(h2::client_conn::run(c, s->tasks.get_token()));
+    c->reserve();
+    if (!w->waiting() || !w->result.try_deliver({nullptr, {}, c})) c->unreserve();
+    s->h2_conn_ready(c);
+    co_return;
+  }
+  if (h.h2_known) {
+    // The host answered HTTP/1.1 this time (ALPN): its waiters that followed this dial as for
+    // HTTP/2 get dials of their own.
+    h.h2_known = false;
+    std::vector<want_ptr> followers;
+    for (const want_ptr& f : h.idle_waiters)
+      if (!f->dial_started && !f->in_dial_queue && f->waiting()) followers.push_back(f);
+    for (const want_ptr& f : followers) s->queue_for_dial(f);
   }
   auto pc = std::make_shared<detail::persist_conn>(key, std::move(dialed->stream));
   pc->tls = std::move(dialed->tls);
@@ -489,6 +595,9 @@ void transport::state::close_idle_connections() {
     conn_ptr pc = lru.front();
     close_conn(pc, errc::close_idle_called);
   }
+  std::vector<detail::h2_conn_ptr> h2;
+  for (auto& [key, h] : hosts) h2.insert(h2.end(), h.h2.begin(), h.h2.end());
+  for (const detail::h2_conn_ptr& c : h2) c->close_if_idle();
 }
 
 // ---- the idle watcher (the idle half of Go's readLoop) -----------------------------------------

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <ringo/http/transport.hpp>
 #include <ringo/runtime/scope.hpp>
@@ -49,6 +50,11 @@ struct transport::state {
     int dialing = 0;
     demand_mark demand;
     bool trimming = false;  // a trim_idle_conns task watches this host's surplus
+    // HTTP/2 conns (counted in `conns`, never idle: they carry many requests at once), and
+    // whether this host speaks HTTP/2: then one dial at a time serves every waiter (Go's http2
+    // dialCall), where HTTP/1 dials one conn per waiter.
+    std::vector<detail::h2_conn_ptr> h2;
+    bool h2_known = false;
 
     int in_use() const noexcept { return conns - int(idle.size()) - dialing; }
   };
@@ -97,19 +103,32 @@ struct transport::state {
   host_conns* last_host_ = nullptr;
   // Built from options.tls at the first https dial (a build costs more than a handshake), then
   // shared by every TLS conn.
+  // ALPN offers "h2" and "http/1.1" unless force_http1; a TLS proxy is spoken to in HTTP/1.1 only
+  // (its own context).
   std::optional<net::tls_context> tls_context_;
-  const net::tls_context& client_tls();
+  std::optional<net::tls_context> proxy_tls_context_;
+  const net::tls_context& client_tls(bool to_proxy = false);
 
   // The pool (transport.cpp), with Go's names. getConn is two parts: an idle conn if there is
   // one (no coroutine), else a wait.
+  // An HTTP/2 conn with a free stream slot comes first (h2 set), then an idle HTTP/1 one.
   result<detail::conn_ptr, client_error> get_idle_conn(const std::string& key,
                                                        const client_request& req,
                                                        const std::stop_token& stop,
-                                                       got_conn_info& info);
+                                                       got_conn_info& info,
+                                                       detail::h2_conn_ptr& h2);
   task<result<detail::conn_ptr, client_error>> wait_for_conn(std::string key,
                                                              const client_request& req,
                                                              std::stop_token stop,
-                                                             got_conn_info& info);
+                                                             got_conn_info& info,
+                                                             detail::h2_conn_ptr& h2);
+  // HTTP/2 (lib/http/h2/client_conn.cpp calls these): a conn that can take more requests hands
+  // its slots to the host's waiters; one that ended leaves the pool (one that received GOAWAY
+  // stays until then, taking no new request).
+  void h2_conn_ready(const detail::h2_conn_ptr& c);
+  void h2_conn_closed(const detail::h2_conn_ptr& c, std::string reason);
+  // Whether the conns dialed for `key` speak HTTP/2 with prior knowledge (h2c).
+  bool prior_knowledge(const std::string& key) const;
   host_conns& host(const std::string& key);
   // The pool key of a request through `proxy`: "proxy http://PROXY AUTH" for every http target
   // (Go keeps one set of conns per proxy), "TARGET via PROXY AUTH" for an https tunnel. Records

@@ -23,6 +23,7 @@ struct want_conn {
   struct delivery {
     conn_ptr pc;
     client_error err;
+    std::shared_ptr<h2::client_conn> h2;  // instead of pc: a stream slot on an HTTP/2 conn
   };
   explicit want_conn(std::string key_) : key(std::move(key_)) {}
 
@@ -31,6 +32,7 @@ struct want_conn {
   oneshot<delivery> result;
   bool in_idle_queue = false;
   bool in_dial_queue = false;
+  bool dial_started = false;  // a dial runs for it (else it follows a host's HTTP/2 dial)
   want_list::iterator idle_it;
   want_list::iterator dial_it;
 

@@ -5,6 +5,9 @@ download arrives intact, connection reuse shows in -v, a server closing an idle 
 invisible to the next GET, and the exit status follows curl -f. Against httpbin also: -X, -H,
 -d @FILE, redirects, --timeout, and SIGINT cancelling a request in flight.
 
+Against h2o over h2c (--http2-prior-knowledge): two URLs on one connection's streams 1 and 3, a
+download intact.
+
 Against ringo's file_server: ranges (-r). Against nginx with `gzip on`: the body decoded by
 default, the encoded bytes with --raw. Against a Python server that sets cookies: -b keeps them
 across a redirect and across runs, in curl's cookie file format.
@@ -116,6 +119,19 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
 
     def small_body(self):  # /headers echoes the request's own headers: fetch's are these
         return b"Host: 127.0.0.1:%d\nUser-Agent: ringo\nAccept-Encoding: gzip\n" % self.port
+
+    def test_http2_prior_knowledge_multiplexes_one_connection(self):
+        r = fetch("-v", "--http2-prior-knowledge", self.url("/get"), self.url("/get"))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertIn("* HTTP/2 stream 1\n< HTTP/2 200\n", err)
+        self.assertIn("* HTTP/2 stream 3\n< HTTP/2 200\n", err)
+        self.assertEqual(err.count("> GET /get HTTP/2\n"), 2, err)
+        self.assertEqual(err.count("* new connection"), 1, err)
+        self.assertEqual(err.count("* reused connection"), 1, err)
+        r = fetch("--http2-prior-knowledge", self.url("/bytes/1000003"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), 1000003)
 
     def test_method_headers_and_data_from_a_file(self):
         with tempfile.NamedTemporaryFile() as f:
@@ -491,6 +507,68 @@ class Cookies(unittest.TestCase):
                 self.assertEqual(r.stdout, b"cookie: none\n")
         finally:
             srv.close()
+
+
+@unittest.skipUnless(shutil.which("h2o"), "h2o is not installed")
+class H2oCleartext(unittest.TestCase):
+    """h2o (1 thread, files) over h2c with prior knowledge: fetch multiplexes its URLs on one
+    connection and the download arrives intact."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.tmp.name
+        www = os.path.join(d, "www")
+        os.mkdir(www)
+        cls.big_bytes = bytes(i % 251 for i in range(1000003))
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(cls.big_bytes)
+        with open(os.path.join(www, "small.txt"), "wb") as f:
+            f.write(b"small\n")
+        cls.port = free_port()
+        conf = os.path.join(d, "h2o.conf")
+        with open(conf, "w") as f:
+            if os.getuid() == 0:
+                f.write("user: root\n")  # h2o refuses to run as root unless told
+            f.write(f"""num-threads: 1
+pid-file: {d}/h2o.pid
+error-log: {d}/error.log
+listen:
+  host: 127.0.0.1
+  port: {cls.port}
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {www}
+""")
+        cls.proc = subprocess.Popen([shutil.which("h2o"), "-c", conf],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_listening(cls.port, cls.proc, "h2o")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.terminate()
+        cls.proc.communicate(timeout=10)
+        cls.tmp.cleanup()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def test_streams_share_one_connection(self):
+        r = fetch("-v", "--http2-prior-knowledge", self.url("/small.txt"), self.url("/small.txt"))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(r.stdout, b"small\nsmall\n")
+        self.assertIn("* HTTP/2 stream 1\n< HTTP/2 200\n", err)
+        self.assertIn("* HTTP/2 stream 3\n< HTTP/2 200\n", err)
+        self.assertEqual(err.count("* new connection"), 1, err)
+
+    def test_download_intact(self):
+        r = fetch("--http2-prior-knowledge", self.url("/big.bin"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout), len(self.big_bytes))
+        self.assertTrue(r.stdout == self.big_bytes, "the download differs")
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ def fetch(*args, timeout=60):
 
 class TlsPeerTests:
     """Subclasses start the peer in setUpClass and set port, small (a path and its body), big (a
-    path holding pattern(BIG)), idle_ms (the server's keep-alive idle timeout) and tls_minor (the
-    TLS version it agrees to: 1.tls_minor)."""
+    path holding pattern(BIG)), idle_ms (the server's keep-alive idle timeout), tls_minor (the
+    TLS version it agrees to: 1.tls_minor) and alpn (what it picks from fetch's "h2, http/1.1")."""
 
     def url(self, path):
         return f"https://127.0.0.1:{self.port}{path}"
@@ -111,11 +111,19 @@ class TlsPeerTests:
         self.assertEqual(r.stdout, 2 * self.small[1])
         # nginx 1.22 offers TLS 1.2 at most unless told otherwise; Go 1.3.
         self.assertRegex(err, r"\* SSL connection using TLSv1\.%d / TLS_[A-Z0-9_]+\n" % self.tls_minor)
-        self.assertIn("* ALPN: server accepted http/1.1\n", err)
+        self.assertIn(f"* ALPN: server accepted {self.alpn}\n", err)
         self.assertIn("* Server certificate: CN=localhost,O=ringo (verified)\n", err)
         self.assertIn("* SSL session: new\n", err)
         self.assertEqual(err.count("* TLS handshake\n"), 1, err)  # keep-alive: one handshake
         self.assertEqual(err.count("* reused connection"), 1, err)
+
+    def test_http11_option_offers_only_http11(self):
+        r = fetch("-v", "--http1.1", "--cacert", cert("ca.pem"), self.url(self.small[0]))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(r.stdout, self.small[1])
+        self.assertIn("* ALPN: server accepted http/1.1\n", err)
+        self.assertRegex(err, r"< HTTP/1\.1 200 OK\n")
 
     def test_later_connection_resumes_the_session(self):
         pause = str(self.idle_ms * 2 + 500)  # the server closes the first conn meanwhile
@@ -195,6 +203,15 @@ def fnv64a(data):
 @unittest.skipUnless(GO, "go is not installed (Debian: golang-go)")
 class GoCryptoTls(TlsPeerTests, unittest.TestCase):
     small, big, idle_ms, tls_minor = ("/small", b"small\n"), f"/bytes/{BIG}", 300, 3
+    alpn = "h2"  # Go's net/http server over TLS speaks HTTP/2 by default
+
+    def test_verbose_shows_http2_streams_on_one_connection(self):
+        r = fetch("-v", "--cacert", cert("ca.pem"), self.url(self.small[0]), self.url(self.small[0]))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertIn("* HTTP/2 stream 1\n< HTTP/2 200\n", err)
+        self.assertIn("* HTTP/2 stream 3\n< HTTP/2 200\n", err)
+        self.assertEqual(err.count("* new connection"), 1, err)
 
     @classmethod
     def setUpClass(cls):
@@ -234,6 +251,8 @@ class GoCryptoTls(TlsPeerTests, unittest.TestCase):
 class NginxSsl(TlsPeerTests, unittest.TestCase):
     small, big, idle_ms = ("/small.txt", b"small\n"), "/big.bin", 1000  # in seconds there
     tls_minor = 2
+    alpn = "http/1.1"  # no http2 on its listener
+    listen_extra = ""
 
     @classmethod
     def setUpClass(cls):
@@ -264,7 +283,8 @@ http {{
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
   server {{
-    listen 127.0.0.1:{cls.port} ssl;
+    listen 127.0.0.1:{cls.port} ssl{cls.listen_extra};
+    http2_idle_timeout 1s;
     ssl_certificate {cert("leaf.pem")};
     ssl_certificate_key {cert("leaf.key")};
     root {root};
@@ -284,6 +304,13 @@ http {{
             cls.proc.kill()
             cls.proc.communicate()
         cls.tmp.cleanup()
+
+
+@unittest.skipUnless(NGINX, "nginx is not installed")
+class NginxSslHttp2(NginxSsl):
+    """nginx with http2 on its TLS listener: fetch speaks HTTP/2 to it by ALPN."""
+    alpn = "h2"
+    listen_extra = " http2"
 
 
 class Options(unittest.TestCase):

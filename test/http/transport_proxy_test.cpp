@@ -58,6 +58,7 @@ struct outcome {
   std::string body;
   std::string error;
   bool tls = false;
+  int version = 0;  // HTTP/1 or HTTP/2
 };
 
 task<void> get_through(transport* t, std::string u, outcome* out) {
@@ -68,6 +69,7 @@ task<void> get_through(transport* t, std::string u, outcome* out) {
     out->error = resp.error().message();
   } else {
     out->tls = resp->tls != nullptr;
+    out->version = resp->version_major;
     auto body = co_await resp->body->read_all();
     if (body) out->body = *body;
   }
@@ -89,9 +91,11 @@ TEST_F(TransportProxy, HttpGoesToTheProxyInAbsoluteFormWithItsCredentials) {
   transport_options o;
   o.proxy = fixed_proxy(
       parse_proxy("http://aladdin:open%20sesame@127.0.0.1:" + std::to_string(port)).value());
+  o.http2_prior_knowledge = true;  // not through a proxy: absolute form is HTTP/1.1
   outcome got = get_via(o, up.url("/x?y=1"));
   EXPECT_EQ(got.error, "");
   EXPECT_EQ(got.body, "hello");
+  EXPECT_EQ(got.version, 1);
   EXPECT_TRUE(proxy().wait_for_line(
       "request GET " + up.url("/x?y=1") + " auth=Basic YWxhZGRpbjpvcGVuIHNlc2FtZQ==", 5s))
       << proxy().output();
@@ -111,6 +115,7 @@ TEST_F(TransportProxy, HttpsTunnelsThroughConnectWithTlsEndToEnd) {
   EXPECT_EQ(got.error, "");
   EXPECT_EQ(got.body, "hello over tls");
   EXPECT_TRUE(got.tls);
+  EXPECT_EQ(got.version, 2);  // h2 by ALPN inside the tunnel
   EXPECT_TRUE(proxy().wait_for_line("request CONNECT " + up.address() + " auth=", 5s))
       << proxy().output();
 }
@@ -139,6 +144,7 @@ TEST_F(TransportProxy, AnHttpsProxyCarriesHttpAndHttpsOverTlsToIt) {
   EXPECT_EQ(got.error, "");
   EXPECT_EQ(got.body, "hello over tls");
   EXPECT_TRUE(got.tls);
+  EXPECT_EQ(got.version, 2);  // HTTP/2 in TLS in TLS; the proxy is offered http/1.1 only
   EXPECT_TRUE(proxy().wait_for_line("request CONNECT " + secure.address() + " auth=", 5s))
       << proxy().output();
 }

@@ -1,6 +1,9 @@
 // client_request: what round_trip sends. The body is replayable: either a string or a body_source
 // that can rewind(). The transport calls the source's close() exactly once on every path (Go
 // #49621), whether the request succeeded, failed, was retried or was never sent.
+// Over HTTP/2 a body_source may still be read after round_trip returned (a server answering
+// while it reads): until the response body's end, or until a response that ended first stops
+// the upload.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +43,7 @@ struct got_conn_info {
   bool reused = false;
   bool was_idle = false;
   duration idle_time{};
+  int version_major = 1;  // 2: an HTTP/2 connection, the request one of its streams
 };
 struct client_trace {
   std::function<void(std::string_view host_port)> get_conn;

@@ -20,6 +20,8 @@ struct response {
   std::string reason;
   int version_major = 1;
   int version_minor = 1;
+  // The HTTP/2 stream that carried it (version_major 2); 0 over HTTP/1.
+  std::uint32_t stream_id = 0;
   http::headers header;
   std::optional<std::uint64_t> content_length;  // nullopt: unknown (chunked or until close)
   bool close = false;                           // the server will close the connection

@@ -1,6 +1,9 @@
-// transport: Go's http.Transport for HTTP/1.1 over TCP and TLS: a pool of persistent connections
-// per (scheme, host, port), dials that race idle connections (late binding), max_conns_per_host,
-// and retry of idempotent requests that fail on a reused connection before any response byte.
+// transport: Go's http.Transport over TCP and TLS: a pool of persistent connections per (scheme,
+// host, port), dials that race idle connections (late binding), max_conns_per_host, and retry of
+// idempotent requests that fail on a reused connection before any response byte. HTTP/1.1, and
+// HTTP/2 (Go's x/net/http2 Transport) where ALPN chose "h2" on https:// or prior knowledge is
+// asked for on http://: one HTTP/2 connection carries a host's requests at once, up to the
+// server's MAX_CONCURRENT_STREAMS, and another is dialed beyond that.
 //
 // Structured concurrency: the transport owns a scope in which every dial and idle-connection
 // watcher runs. Dropping it stops them, and its io_context finishes them (before run() returns);
@@ -64,9 +67,22 @@ struct transport_options {
       dial;
   // https:// (Go's TLSClientConfig): one tls_context is built from it, at the first https dial,
   // and shared by every conn. Each conn verifies, and sends as SNI, the request's host unless
-  // tls.server_name is set. ALPN offers "http/1.1" only, whatever next_protos says: this
-  // transport speaks HTTP/1.1, and a server that picked "h2" would get the wrong framing.
+  // tls.server_name is set. ALPN offers "h2" and "http/1.1" (whatever next_protos says: the
+  // transport speaks what it offers), and the conn speaks what the server picked; "http/1.1"
+  // only with force_http1. A TLS proxy is offered "http/1.1" only.
   net::tls_config tls;
+  // HTTP/2. force_http1: https:// offers only "http/1.1" (Go: a non-nil empty TLSNextProto;
+  // curl's --http1.1). http2_prior_knowledge: http:// conns made without a proxy speak HTTP/2 from
+  // their first byte (h2c; curl's --http2-prior-knowledge), to a server known to speak it; an
+  // http:// request through a proxy stays HTTP/1.1 (absolute form), an https:// one through a
+  // CONNECT tunnel negotiates as a direct one does.
+  bool force_http1 = false;
+  bool http2_prior_knowledge = false;
+  // The HTTP/2 health check (x/net/http2 Transport's ReadIdleTimeout and PingTimeout): a conn that
+  // received no frame for read_idle_timeout sends a PING; no answer within ping_timeout closes it
+  // and fails its requests ("http2: client connection lost"). 0: no health check (Go's default).
+  duration read_idle_timeout{};
+  duration ping_timeout = std::chrono::seconds(15);
   // How long a handshake may take after the connect (Go's TLSHandshakeTimeout); 0: no limit.
   duration tls_handshake_timeout = std::chrono::seconds(10);
   // The proxy for each request (Go's Transport.Proxy): null connects directly (Go's zero

@@ -12,6 +12,7 @@
 #include "ringo/http/status.hpp"
 #include "ringo/runtime/operations.hpp"
 #include "server.hpp"
+#include "session.hpp"
 
 namespace ringo::http::h2 {
 namespace {
@@ -44,97 +45,18 @@ duration header_timeout(const server& s) noexcept {
   return s.read_header_timeout > duration::zero() ? s.read_header_timeout : s.read_timeout;
 }
 
-// Go's http2 server clamps out-of-range settings to its defaults (setConfigDefaults).
-std::uint32_t clamp_or(std::uint64_t v, std::uint64_t lo, std::uint64_t hi, std::uint32_t dflt) {
-  return v < lo || v > hi ? dflt : static_cast<std::uint32_t>(v);
-}
-
-// nghttp2's allocations (its stream, the frames it queues, copies of header blocks: about four a
-// request) come from the runtime's per-thread block cache (lib/runtime/frame_pool.cpp) rather than
-// from malloc. Each block carries its size in front, since nghttp2's free does not pass it.
-struct alignas(16) block_header {
-  std::size_t size;
-};
-
-void* mem_malloc(std::size_t size, void*) noexcept {
-  try {
-    const std::size_t total = size + sizeof(block_header);
-    auto* h = static_cast<block_header*>(ringo::detail::allocate_frame(total));
-    h->size = total;
-    return h + 1;
-  } catch (const std::bad_alloc&) {
-    return nullptr;
-  }
-}
-
-void mem_free(void* p, void*) noexcept {
-  if (!p) return;
-  block_header* h = static_cast<block_header*>(p) - 1;
-  ringo::detail::deallocate_frame(h, h->size);
-}
-
-void* mem_calloc(std::size_t n, std::size_t size, void* u) noexcept {
-  if (size != 0 && n > SIZE_MAX / size) return nullptr;
-  void* p = mem_malloc(n * size, u);
-  if (p) std::memset(p, 0, n * size);
-  return p;
-}
-
-void* mem_realloc(void* p, std::size_t size, void* u) noexcept {
-  if (!p) return mem_malloc(size, u);
-  const std::size_t old = (static_cast<block_header*>(p) - 1)->size - sizeof(block_header);
-  if (size <= old) return p;
-  void* q = mem_malloc(size, u);
-  if (!q) return nullptr;
-  std::memcpy(q, p, old);
-  mem_free(p, u);
-  return q;
-}
-
-nghttp2_mem block_memory{nullptr, mem_malloc, mem_free, mem_calloc, mem_realloc};
-
-struct session_setup {
-  nghttp2_session_callbacks* callbacks = nullptr;
-  nghttp2_option* option = nullptr;
-  ~session_setup() {
-    nghttp2_session_callbacks_del(callbacks);
-    nghttp2_option_del(option);
-  }
-};
-
 }  // namespace
 
-// nghttp2's callbacks: each finds its connection in user_data and calls the member that does the
-// work. None of them resumes a coroutine: what they wake runs after nghttp2 has returned.
+// nghttp2's callbacks: those of both sides (trampolines), and the server's own, which find the
+// connection in user_data too.
 struct server_conn::callbacks {
   static server_conn& conn(void* p) noexcept { return *static_cast<server_conn*>(p); }
-  static std::string_view view(const std::uint8_t* p, std::size_t n) noexcept {
-    return {reinterpret_cast<const char*>(p), n};
-  }
 
   static int begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* p) {
     return conn(p).on_begin_frame(*hd);
   }
   static int begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
     return conn(p).on_begin_headers(*f);
-  }
-  static int header(nghttp2_session*, const nghttp2_frame* f, const std::uint8_t* name,
-                    std::size_t namelen, const std::uint8_t* value, std::size_t valuelen,
-                    std::uint8_t, void* p) {
-    return conn(p).on_header(*f, view(name, namelen), view(value, valuelen));
-  }
-  static int frame_recv(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_recv(*f);
-  }
-  static int data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data,
-                        std::size_t n, void* p) {
-    return conn(p).on_data_chunk(id, data, n);
-  }
-  static int stream_close(nghttp2_session*, std::int32_t id, std::uint32_t code, void* p) {
-    return conn(p).on_stream_close(id, code);
-  }
-  static int frame_send(nghttp2_session*, const nghttp2_frame* f, void* p) {
-    return conn(p).on_frame_send(*f);
   }
   static int frame_not_send(nghttp2_session*, const nghttp2_frame* f, int, void* p) {
     if (f->hd.type == NGHTTP2_HEADERS)
@@ -144,19 +66,12 @@ struct server_conn::callbacks {
 
   // One set for every connection (nghttp2 copies them into each session).
   static const session_setup& setup() {
-    static const session_setup s = [] {
-      session_setup out;
-      nghttp2_session_callbacks_new(&out.callbacks);
+    static const session_setup s([](session_setup& out) {
       nghttp2_session_callbacks* cb = out.callbacks;
       nghttp2_session_callbacks_set_on_begin_frame_callback(cb, begin_frame);
       nghttp2_session_callbacks_set_on_begin_headers_callback(cb, begin_headers);
-      nghttp2_session_callbacks_set_on_header_callback(cb, header);
-      nghttp2_session_callbacks_set_on_frame_recv_callback(cb, frame_recv);
-      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, data_chunk);
-      nghttp2_session_callbacks_set_on_stream_close_callback(cb, stream_close);
-      nghttp2_session_callbacks_set_on_frame_send_callback(cb, frame_send);
+      trampolines<server_conn>::set(cb);
       nghttp2_session_callbacks_set_on_frame_not_send_callback(cb, frame_not_send);
-      nghttp2_option_new(&out.option);
       // The handlers open the windows as they read (nghttp2_session_consume).
       nghttp2_option_set_no_auto_window_update(out.option, 1);
       // No priority tree: closed streams need not be kept.
@@ -164,8 +79,7 @@ struct server_conn::callbacks {
       // The RST_STREAM rate is held by on_reset_received, which answers ENHANCE_YOUR_CALM
       // (nghttp2's own bucket would send INTERNAL_ERROR): nghttp2's is made too large to matter.
       nghttp2_option_set_stream_reset_rate_limit(out.option, UINT64_MAX / 2, UINT64_MAX / 2);
-      return out;
-    }();
+    });
     return s;
   }
 };
@@ -201,7 +115,7 @@ server_stream* server_conn::stream_of(std::int32_t id) noexcept {
 
 void server_conn::start_session() {
   const session_setup& setup = callbacks::setup();
-  if (nghttp2_session_server_new3(&session_, setup.callbacks, this, setup.option, &block_memory) !=
+  if (nghttp2_session_server_new3(&session_, setup.callbacks, this, setup.option, block_memory()) !=
       0)
     return;
   const http2_config& c = srv_->http2;

@@ -50,6 +50,9 @@
 
 namespace ringo::http::h2 {
 
+template <typename>
+struct trampolines;
+
 class server_conn {
  public:
   server_conn(server::state& st, net::stream& s, const net::tls_connection_state* tls = nullptr);
@@ -75,6 +78,8 @@ class server_conn {
 
  private:
   struct callbacks;  // nghttp2's callbacks, which call the members below
+  template <typename>
+  friend struct trampolines;
 
   void start_session();
   task<void> read_loop(std::string preread);

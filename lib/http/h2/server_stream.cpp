@@ -8,21 +8,10 @@
 #include "ringo/http/status.hpp"
 #include "ringo/runtime/result.hpp"
 #include "server_conn.hpp"
+#include "session.hpp"
 
 namespace ringo::http::h2 {
 namespace {
-
-char ascii_lower(char c) noexcept {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// HTTP/1's connection-specific fields, which an HTTP/2 message must not carry (RFC 9113 §8.2.2):
-// Go's http2 server drops them from a response too (responseWriterState.writeChunk).
-bool connection_specific(std::string_view lower_name) noexcept {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade";
-}
 
 // Go's http.TrailerPrefix: a header field "Trailer:Name" set by the handler is trailer "Name".
 constexpr std::string_view trailer_prefix = "Trailer:";
@@ -31,43 +20,6 @@ bool has_trailer_prefix(std::string_view name) noexcept {
   return name.size() > trailer_prefix.size() &&
          iequals(name.substr(0, trailer_prefix.size()), trailer_prefix);
 }
-
-// A header block for nghttp2, which copies it when it is submitted: names are lowered into one
-// buffer, reserved first so that the pointers into it stay valid until the submit.
-class nv_block {
- public:
-  nv_block(server_conn& c, std::size_t text_bytes) : nva_(&c.nv_scratch()), text_(&c.nv_text()) {
-    nva_->clear();
-    text_->clear();
-    text_->reserve(text_bytes);
-  }
-  std::string_view copy(std::string_view s) {
-    assert(text_->size() + s.size() <= text_->capacity() && "nv_block: text not reserved");
-    const std::size_t at = text_->size();
-    text_->append(s);
-    return {text_->data() + at, s.size()};
-  }
-  std::string_view lowered(std::string_view s) {
-    assert(text_->size() + s.size() <= text_->capacity() && "nv_block: text not reserved");
-    const std::size_t at = text_->size();
-    text_->append(s);
-    char* p = text_->data() + at;
-    for (std::size_t i = 0; i < s.size(); ++i) p[i] = ascii_lower(p[i]);
-    return {p, s.size()};
-  }
-  void add(std::string_view name, std::string_view value) {
-    nva_->push_back({bytes(name), bytes(value), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
-  }
-  const nghttp2_nv* data() const noexcept { return nva_->data(); }
-  std::size_t size() const noexcept { return nva_->size(); }
-
- private:
-  static std::uint8_t* bytes(std::string_view s) noexcept {
-    return reinterpret_cast<std::uint8_t*>(const_cast<char*>(s.data()));
-  }
-  std::vector<nghttp2_nv>* nva_;
-  std::string* text_;
-};
 
 // Each declared trailer's value (Go: the names listed in the "Trailer" field, and fields named
 // with TrailerPrefix), as the handler left them.
@@ -314,7 +266,7 @@ void server_stream::discard_body() noexcept {
 void server_stream::submit_headers(int code, const headers& fields, const head* final_head) {
   std::size_t text = 3 + 24;  // the status, and a Content-Length's digits
   for (const auto& f : fields) text += f.name.size();
-  nv_block b(*conn_, text);
+  nv_block b(conn_->nv_scratch(), conn_->nv_text(), text);
   char digits[3] = {static_cast<char>('0' + code / 100 % 10),
                     static_cast<char>('0' + code / 10 % 10), static_cast<char>('0' + code % 10)};
   b.add(":status", b.copy(std::string_view(digits, 3)));
@@ -406,7 +358,8 @@ ssize_t server_stream::read_data(std::uint8_t* buf, std::size_t length,
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       const headers& h = writer.header();
       if (declares_trailers(h) || !out_trailers_.empty()) {
-        nv_block b(*conn_, trailer_text_bytes(h) + trailer_text_bytes(out_trailers_));
+        nv_block b(conn_->nv_scratch(), conn_->nv_text(),
+                   trailer_text_bytes(h) + trailer_text_bytes(out_trailers_));
         add_trailers(b, h);
         for (const auto& f : out_trailers_) b.add(b.lowered(f.name), f.value);
         if (b.size() > 0) {

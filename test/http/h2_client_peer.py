@@ -1,0 +1,104 @@
+"""Scripted HTTP/2 servers for the transport's tests (transport_h2_test.cpp), written with Python's
+h2 package (python3-h2): what a well-behaved server never does, on purpose.
+
+  h2_client_peer.py MODE
+
+Listens on 127.0.0.1 (a kernel-chosen port, printed as "port N") and serves h2c with prior
+knowledge:
+  goaway  the first connection waits for three requests, answers stream 1, sends GOAWAY naming
+          stream 1 and closes: the others were not processed and must come back on a second
+          connection, which answers every request ("conn 2 stream N").
+  silent  answers requests until one for /hang comes, then reads and answers nothing more (no
+          PING ACK either): a dead peer for the health check.
+  drop    closes the connection without a word at the first request for /drop, and at every one
+          for /drop-post; answers the others.
+
+Run by Debian's /usr/bin/python3 (h2 4.1).
+"""
+
+import socket
+import sys
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+
+
+DROPPED = False  # drop mode: the first /drop was dropped
+
+
+def serve_conn(sock, number, mode):
+    config = h2.config.H2Configuration(client_side=False)
+    conn = h2.connection.H2Connection(config=config)
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    pending = []
+    deadline = time.monotonic() + 5
+    while True:
+        if mode == "goaway" and number == 1:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+        else:
+            sock.settimeout(30)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            data = None
+        if data == b"":
+            return
+        events = conn.receive_data(data) if data else []
+        for e in events:
+            if isinstance(e, h2.events.RequestReceived):
+                path = dict(e.headers).get(b":path", b"").decode()
+                if mode == "drop" and (path == "/drop-post" or (path == "/drop" and not DROPPED)):
+                    globals()["DROPPED"] = True
+                    return
+                if mode == "silent" and path == "/hang":
+                    sock.sendall(conn.data_to_send())
+                    time.sleep(30)
+                    return
+                pending.append(e.stream_id)
+        if mode == "goaway" and number == 1:
+            if len(pending) < 3 and data is not None:
+                sock.sendall(conn.data_to_send())
+                continue
+            answer(conn, pending[0], number)
+            conn.close_connection(last_stream_id=pending[0])
+            sock.sendall(conn.data_to_send())
+            time.sleep(0.2)
+            return
+        for stream_id in pending:
+            answer(conn, stream_id, number)
+        pending = []
+        sock.sendall(conn.data_to_send())
+
+
+def answer(conn, stream_id, number):
+    body = f"conn {number} stream {stream_id}".encode()
+    conn.send_headers(stream_id, [(":status", "200"), ("content-length", str(len(body)))])
+    conn.send_data(stream_id, body, end_stream=True)
+
+
+def main():
+    mode = sys.argv[1]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    print(f"port {listener.getsockname()[1]}", flush=True)
+    number = 0
+    listener.settimeout(60)
+    while True:
+        try:
+            sock, _ = listener.accept()
+        except socket.timeout:
+            return
+        number += 1
+        try:
+            serve_conn(sock, number, mode)
+        finally:
+            sock.close()
+
+
+if __name__ == "__main__":
+    main()
