@@ -108,13 +108,28 @@ task<void> report_error(const reverse_proxy::state* s, response_writer& w, reque
 
 // The request's body as the outgoing request's, read as the transport sends it. It cannot be
 // replayed once read from: a retry is possible only before its first byte.
+//
+// The body is the handler's request's, so no read may run once the handler returns. Over HTTP/1
+// the round trip writes the body itself; an HTTP/2 upstream reads it from a pump of its own, which
+// a dropped response stops (RST_STREAM(CANCEL)) but may not have finished when the handler
+// would return: settle() refuses later reads and waits for one still running.
 class request_body_source final : public body_source {
  public:
   request_body_source(body_reader* body, std::optional<std::size_t> length) noexcept
       : body_(body), length_(length) {}
   task<result<std::size_t>> read(mutable_buffer buf, std::stop_token stop) override {
+    if (settled_) co_return make_error_code(ringo::errc::operation_canceled);
     started_ = true;
-    return body_->read(buf, std::move(stop));
+    reading_ = true;
+    idle_.reset();
+    result<std::size_t> n = co_await body_->read(buf, std::move(stop));
+    reading_ = false;
+    idle_.set();
+    co_return n;
+  }
+  task<void> settle() {
+    settled_ = true;
+    if (reading_) (void)co_await idle_.wait();
   }
   result<void> rewind() override {
     if (started_) return std::make_error_code(std::errc::operation_not_supported);
@@ -125,13 +140,17 @@ class request_body_source final : public body_source {
  private:
   body_reader* body_;  // the handler's request's: valid while the handler runs
   std::optional<std::size_t> length_;
+  event idle_{true};  // no read running
   bool started_ = false;
+  bool reading_ = false;
+  bool settled_ = false;
 };
 
 // The request as the upstream will see it, and the protocol it asks to switch to.
 struct outgoing {
   client_request out;
   std::string upgrade;
+  std::shared_ptr<request_body_source> body;  // out.source, when the request has a body
 };
 
 // The outgoing fields when there is no director: one pass over the request's, with what
@@ -217,9 +236,11 @@ outgoing outgoing_request(const reverse_proxy::state& s, request& in) {
   }
 
   // No body: none is sent (go.dev/issue/16036); a body of unknown length goes out chunked.
-  if (in.chunked || (in.content_length && *in.content_length > 0))
-    out.source = std::make_shared<request_body_source>(
+  if (in.chunked || (in.content_length && *in.content_length > 0)) {
+    o.body = std::make_shared<request_body_source>(
         in.body, in.chunked ? std::nullopt : std::optional<std::size_t>(*in.content_length));
+    out.source = o.body;
+  }
   return o;
 }
 
@@ -370,9 +391,9 @@ task<void> serve_upgrade(const reverse_proxy::state* s, response_writer& w, requ
   co_await std::move(joined);
 }  // both connections close here
 
-// Go's ReverseProxy.ServeHTTP.
-task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer& w, request& r) {
-  outgoing o = outgoing_request(*s, r);
+// Go's ReverseProxy.ServeHTTP, given the outgoing request.
+task<void> exchange(std::shared_ptr<const reverse_proxy::state> s, response_writer& w, request& r,
+                    outgoing o) {
   const std::string asked = std::move(o.upgrade);
   if (!printable_ascii(asked))
     co_return co_await report_error(
@@ -425,6 +446,14 @@ task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer&
   }
   // Trailers, announced or not, follow the body (a response with trailers is chunked).
   if (!resp.trailer().empty()) w.trailer() = resp.trailer();
+}
+
+task<void> serve(std::shared_ptr<const reverse_proxy::state> s, response_writer& w, request& r) {
+  outgoing o = outgoing_request(*s, r);
+  std::shared_ptr<request_body_source> body = o.body;
+  co_await exchange(std::move(s), w, r, std::move(o));
+  // The upstream's response is gone with exchange(): no read of r's body runs past this.
+  if (body) co_await body->settle();
 }
 
 }  // namespace

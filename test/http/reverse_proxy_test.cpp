@@ -58,8 +58,8 @@ struct proxy {
   }
   // Wraps the proxy's handler (an outer handler that sets fields, or looks at the request after).
   proxy(const std::string& target, reverse_proxy_options o,
-        std::function<http::handler(http::handler)> wrap)
-      : upstream_transport() {
+        std::function<http::handler(http::handler)> wrap, transport_options to = {})
+      : upstream_transport(std::move(to)) {
     if (!o.error_log)
       o.error_log = [this](std::string_view line) { errors.add(std::string(line)); };
     srv.handler = wrap(reverse_proxy(parse_url(target).value(), upstream_transport, std::move(o)));
@@ -761,8 +761,9 @@ TEST_F(ReverseProxyFlush, TheHeadGoesOutAfterTheIntervalWithoutABody) {
 enum class phase { awaiting_head, streaming_body, uploading_body, dialing };
 
 // How long after the client left the upstream's handler saw its stop (or, while dialing, the
-// proxy's handler returned).
-double stop_latency_ms(phase when) {
+// proxy's handler returned). `h2`: the proxy speaks HTTP/2 to the upstream (prior knowledge), whose
+// transport reads the request body from a pump of its own.
+double stop_latency_ms(phase when, bool h2 = false) {
   moment upstream_started, upstream_stopped;
   upstream up([&](response_writer& w, request& r) -> task<void> {
     upstream_started.mark();
@@ -791,14 +792,17 @@ double stop_latency_ms(phase when) {
     target = "http://127.0.0.1:" + std::to_string(hole->listener.address.port()) + "/";
   }
   moment proxy_done;
-  proxy p(target, {}, [&](http::handler h) -> http::handler {
-    return [h, &proxy_done](response_writer& w, request& r) -> task<void> {
-      co_await h(w, r);
-      proxy_done.mark();
-    };
-  });
+  proxy p(
+      target, {},
+      [&](http::handler h) -> http::handler {
+        return [h, &proxy_done](response_writer& w, request& r) -> task<void> {
+          co_await h(w, r);
+          proxy_done.mark();
+        };
+      },
+      transport_options{.http2_prior_knowledge = h2});
   raw_client c(p.port());
-  if (when == phase::uploading_body)
+  if (when == phase::uploading_body || (h2 && when == phase::streaming_body))
     c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nsome of it");
   else
     c.send(get_request("/"));
@@ -820,6 +824,20 @@ TEST_F(ReverseProxyStop, TheClientLeavingStopsTheUpstreamWithin100ms) {
   for (phase when : {phase::awaiting_head, phase::streaming_body, phase::uploading_body}) {
     std::vector<double> samples;
     for (int i = 0; i < 3; ++i) samples.push_back(stop_latency_ms(when));
+    EXPECT_LT(ringo::test::median(samples), 100) << "phase " << int(when);
+  }
+}
+
+// Over HTTP/2 the upstream's request body goes out from the transport's pump, which may still be
+// reading the client's body when the exchange ends: the proxy's handler waits for that read before
+// it returns (request_body_source::settle). The streaming phase uploads too, so the response is
+// dropped while the upload runs. (A read that outlived the handler would touch the server's
+// pooled request state, which ASan cannot see: this checks that every phase still ends promptly
+// with the wait in place.)
+TEST_F(ReverseProxyStop, TheClientLeavingStopsAnHttp2UpstreamAndItsUpload) {
+  for (phase when : {phase::awaiting_head, phase::streaming_body, phase::uploading_body}) {
+    std::vector<double> samples;
+    for (int i = 0; i < 3; ++i) samples.push_back(stop_latency_ms(when, true));
     EXPECT_LT(ringo::test::median(samples), 100) << "phase " << int(when);
   }
 }
