@@ -335,7 +335,7 @@ bool multishot_receiver::waiter::await_suspend(std::coroutine_handle<> h) {
     error_ = errc::operation_canceled;
     return false;
   }
-  if (deadline_ != no_deadline && clock::now() >= deadline_) {
+  if (when() != no_deadline && clock::now() >= when()) {
     error_ = errc::timed_out;
     return false;
   }
@@ -343,13 +343,10 @@ bool multishot_receiver::waiter::await_suspend(std::coroutine_handle<> h) {
   handle_ = h;
   stream_->park(*this);
   stream_->start();
-  if (deadline_ != no_deadline) ctx_->timers().arm(*this, deadline_);
-  // Registering runs on_stop now if stop came meanwhile. Skipped (and its reset with it) for a
-  // token that can never stop: a server's read loop often passes none.
-  if (stop_.stop_possible()) {
-    registered_ = true;
-    stop_reg_.arm(*ctx_, std::move(stop_), *this);
-  }
+  if (when() != no_deadline) ctx_->timers().arm(*this, when());
+  // Registering runs on_stop now if stop came meanwhile (nothing for a token that can never stop:
+  // a server's read loop often passes none).
+  stop_reg_.arm(*ctx_, std::move(stop_), *this);
   return true;
 }
 
@@ -360,7 +357,7 @@ void multishot_receiver::waiter::give_up(errc why) noexcept {
 }
 
 bool multishot_receiver::waiter::finish() noexcept {
-  if (registered_) stop_reg_.reset(ctx_, *this);
+  stop_reg_.reset(ctx_, *this);
   if (armed()) ctx_->timers().disarm(*this);
   // A wait given up (its stop, its deadline, or the receiver destroyed: then stream_ is gone too)
   // takes nothing: bytes that came meanwhile stay queued for the next call.

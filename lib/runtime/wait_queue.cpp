@@ -9,14 +9,14 @@ bool queued_wait::await_suspend(std::coroutine_handle<> h) {
     error_ = errc::operation_canceled;
     return false;
   }
-  if (deadline_ != no_deadline && clock::now() >= deadline_) {
+  if (when() != no_deadline && clock::now() >= when()) {
     error_ = errc::timed_out;
     return false;
   }
   ctx_ = io_context::current();
   handle_ = h;
   queue_->push_back(*this);
-  if (deadline_ != no_deadline) ctx_->timers().arm(*this, deadline_);
+  if (when() != no_deadline) ctx_->timers().arm(*this, when());
   stop_reg_.arm(*ctx_, std::move(stop_), *this);
   return true;
 }

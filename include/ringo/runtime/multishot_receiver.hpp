@@ -82,7 +82,7 @@ class multishot_receiver {
 
    protected:
     waiter(detail::recv_stream& s, std::stop_token stop, time_point deadline) noexcept
-        : stream_(&s), stop_(std::move(stop)), deadline_(deadline) {}
+        : timer_node(deadline), stream_(&s), stop_(std::move(stop)) {}
     ~waiter() = default;
     // Ends the wait: true when the receiver has something to hand out, else error_ says why not.
     bool finish() noexcept;
@@ -97,11 +97,9 @@ class multishot_receiver {
     void give_up(errc why) noexcept;
 
     std::stop_token stop_;
-    time_point deadline_;
-    detail::stop_registration stop_reg_;
+    detail::stop_registration stop_reg_;  // (the deadline is timer_node's, as an io_op's)
     io_context* ctx_ = nullptr;
     std::coroutine_handle<> handle_;
-    bool registered_ = false;  // with stop_
   };
 
   class receive_awaiter final : public waiter {

@@ -21,7 +21,7 @@ class wait_queue;
 class queued_wait : public cancellable, public timer_node {
  public:
   queued_wait(wait_queue& queue, std::stop_token stop, time_point deadline) noexcept
-      : queue_(&queue), stop_(std::move(stop)), deadline_(deadline) {}
+      : timer_node(deadline), queue_(&queue), stop_(std::move(stop)) {}
   queued_wait(const queued_wait&) = delete;
   queued_wait& operator=(const queued_wait&) = delete;
 
@@ -40,8 +40,7 @@ class queued_wait : public cancellable, public timer_node {
 
   wait_queue* queue_;
   std::stop_token stop_;
-  time_point deadline_;
-  stop_registration stop_reg_;
+  stop_registration stop_reg_;  // (the deadline is timer_node's, as an io_op's)
   io_context* ctx_ = nullptr;
   std::coroutine_handle<> handle_;
   queued_wait* prev_ = nullptr;
