@@ -2,12 +2,15 @@
 # File serving benchmark (README, "Serving files"): examples/file_server (1 thread) against nginx
 # (1 worker, `sendfile on`, access_log off), each serving the same directory on 127.0.0.1, the
 # server pinned to core 0 and `wrk -t1` to core 1. For a 4 KiB and a 1 MiB file: requests/s,
-# bytes/s, and server CPU µs per request (utime + stime from /proc/PID/stat over the wrk run, all
-# threads: the kernel's splice workers count for ringo). Servers alternate, FILES_BENCH_ROUNDS
-# times; the table shows medians and ringo's CPU per request as a ratio to nginx's.
+# bytes/s, server CPU µs per request (utime + stime from /proc/PID/stat over the wrk run, all
+# threads: the kernel's splice workers count for ringo) and machine CPU µs per request (the busy
+# time of both cores from /proc/stat: server, wrk, and the kernel's softirq work wherever it ran;
+# on loopback the sender's TCP work is often done by the receiver's core as it processes ACKs,
+# which moves cost between the two columns from run to run). Servers alternate,
+# FILES_BENCH_ROUNDS times; the table shows medians and ringo's figures as ratios to nginx's.
 #
 #   bench/files.sh [BUILD_DIR]   default build/bench; writes bench/results/files.md
-# Environment: FILES_BENCH_SECONDS (5), FILES_BENCH_ROUNDS (3), FILES_BENCH_CONNS (16),
+# Environment: FILES_BENCH_SECONDS (5), FILES_BENCH_ROUNDS (5), FILES_BENCH_CONNS (16),
 # FILES_BENCH_RESULTS (bench/results).
 set -euo pipefail
 
@@ -15,7 +18,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 build=${1:-build/bench}
 secs=${FILES_BENCH_SECONDS:-5}
-rounds=${FILES_BENCH_ROUNDS:-3}
+rounds=${FILES_BENCH_ROUNDS:-5}
 conns=${FILES_BENCH_CONNS:-16}
 results=${FILES_BENCH_RESULTS:-$root/bench/results}
 py=/usr/bin/python3
@@ -88,12 +91,14 @@ CONF
   fi
 }
 
-measure() {  # port path: "requests seconds bytes_per_s cpu_ticks"
-  local before after out
+measure() {  # port path: "requests seconds bytes_per_s cpu_ticks machine_ticks"
+  local before after out machine_before machine_after
   before=$(cpu_ticks "$server_pid")
+  machine_before=$(machine_ticks)
   out=$(taskset -c "$client_core" wrk -t1 -c"$conns" -d"${secs}s" "http://127.0.0.1:$1$2")
   after=$(cpu_ticks "$server_pid")
-  echo "$out" | awk -v cpu=$((after - before)) '
+  machine_after=$(machine_ticks)
+  echo "$out" | awk -v cpu=$((after - before)) -v machine=$((machine_after - machine_before)) '
     function bytes(v) {
       if (v ~ /GB$/) return v * 2^30
       if (v ~ /MB$/) return v * 2^20
@@ -102,23 +107,24 @@ measure() {  # port path: "requests seconds bytes_per_s cpu_ticks"
     }
     / requests in / { n = $1; t = $4; sub(/s,?$/, "", t) }
     /^Transfer\/sec/ { b = bytes($2) }
-    END { printf "%d %s %.0f %d\n", n, t, b, cpu }'
+    END { printf "%d %s %.0f %d %d\n", n, t, b, cpu, machine }'
 }
 
 servers=(ringo)
 [[ -n $nginx_bin ]] && servers+=(nginx) || say "nginx is not installed: ringo alone"
-declare -A rps cpu bps
+declare -A rps cpu bps machine
 for ((round = 1; round <= rounds; round++)); do
   for s in "${servers[@]}"; do
     port=$(free_port)
     start_server "$s" "$port"
     for f in 4k 1m; do
       taskset -c "$client_core" wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/$f.bin" >/dev/null
-      read -r n t b ticks < <(measure "$port" "/$f.bin")
+      read -r n t b ticks mticks < <(measure "$port" "/$f.bin")
       rps[$s.$f]+="$(awk -v n="$n" -v t="$t" 'BEGIN { printf "%.0f", n / t }') "
       cpu[$s.$f]+="$(awk -v c="$ticks" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", c / hz / n * 1e6 }') "
+      machine[$s.$f]+="$(awk -v c="$mticks" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.2f", c / hz / n * 1e6 }') "
       bps[$s.$f]+="$b "
-      say "round $round $s $f: $n requests in ${t}s, $ticks ticks"
+      say "round $round $s $f: $n requests in ${t}s, $ticks ticks (machine $mticks)"
     done
     kill "$launch_pid"
     wait "$launch_pid" 2>/dev/null || true
@@ -127,16 +133,19 @@ done
 
 mkdir -p "$results"
 {
-  echo "| file | server | requests/s | MB/s | server CPU µs/request | × nginx |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: |"
+  echo "| file | server | requests/s | MB/s | server CPU µs/request | × nginx | machine CPU µs/request | × nginx |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
   for f in 4k 1m; do
     base=$(echo "${cpu[nginx.$f]:-}" | median)
+    machine_base=$(echo "${machine[nginx.$f]:-}" | median)
     for s in "${servers[@]}"; do
       c=$(echo "${cpu[$s.$f]}" | median)
-      ratio=$([[ -n $base ]] && awk -v c="$c" -v b="$base" 'BEGIN { printf "%.2f", c / b }' || echo "")
+      m=$(echo "${machine[$s.$f]}" | median)
+      ratio=$([[ -n $base ]] && ratio "$c" "$base" || echo "")
+      machine_ratio=$([[ -n $machine_base ]] && ratio "$m" "$machine_base" || echo "")
       mb=$(echo "${bps[$s.$f]}" | median | awk '{ printf "%.0f", $1 / 2^20 }')
       name=$([[ $s == ringo ]] && echo "ringo file_server" || echo "nginx 1 worker, sendfile")
-      echo "| $([[ $f == 4k ]] && echo "4 KiB" || echo "1 MiB") | $name | $(echo "${rps[$s.$f]}" | median) | $mb | $c | $ratio |"
+      echo "| $([[ $f == 4k ]] && echo "4 KiB" || echo "1 MiB") | $name | $(echo "${rps[$s.$f]}" | median) | $mb | $c | $ratio | $m | $machine_ratio |"
     done
   done
 } | tee "$results/files.md"

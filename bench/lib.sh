@@ -19,6 +19,10 @@ cpu_ticks() {  # utime + stime of $1 (all threads), in clock ticks; fields after
   sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
+machine_ticks() {  # busy time of every CPU (user, nice, system, irq, softirq), in clock ticks
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat
+}
+
 median() {  # of the numbers on stdin (space or newline separated)
   tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
