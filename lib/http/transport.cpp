@@ -415,6 +415,7 @@ task<void> dial_conn_for(transport::state* s, transport::state::dial_list::itera
     const transport_options& o = s->options;
     h2::client_config config{o.max_response_header_bytes, o.read_idle_timeout, o.ping_timeout,
                              o.idle_conn_timeout, o.response_header_timeout};
+    config.expect_continue_timeout = o.expect_continue_timeout;
     config.single_use = o.disable_keep_alives || o.max_idle_conns_per_host < 0;
     auto c = std::make_shared<h2::client_conn>(s, key, std::move(dialed->stream),
                                                std::move(dialed->tls), config);

@@ -12,6 +12,10 @@ knowledge:
           PING ACK either): a dead peer for the health check.
   drop    closes the connection without a word at the first request for /drop, and at every one
           for /drop-post; answers the others.
+  expect  for requests with a body: /continue sends a 100 after 300 ms and answers, at the body's
+          end, "early E total T" (E bytes came before the 100); /ignore sends no 100 and answers
+          the same at the body's end; /reject answers 417 at once; /stats answers
+          "rejected-data N", the bytes that came on rejected streams.
 
 Run by Debian's /usr/bin/python3 (h2 4.1).
 """
@@ -73,6 +77,61 @@ def serve_conn(sock, number, mode):
         sock.sendall(conn.data_to_send())
 
 
+def serve_expect(sock):
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    streams = {}  # id -> {"path", "early", "total", "continued"}
+    timers = []  # (when, stream id): a 100 to send
+    rejected_data = 0
+    while True:
+        now = time.monotonic()
+        sock.settimeout(max(0.001, min(w for w, _ in timers) - now) if timers else 30)
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            data = None
+        if data == b"":
+            return
+        for e in conn.receive_data(data) if data else []:
+            if isinstance(e, h2.events.RequestReceived):
+                path = dict(e.headers).get(b":path", b"").decode()
+                st = {"path": path, "early": 0, "total": 0, "continued": False}
+                streams[e.stream_id] = st
+                if path == "/continue":
+                    timers.append((time.monotonic() + 0.3, e.stream_id))
+                elif path == "/reject":
+                    conn.send_headers(e.stream_id, [(":status", "417"), ("content-length", "0")],
+                                      end_stream=True)
+                elif path == "/stats":
+                    body = f"rejected-data {rejected_data}".encode()
+                    conn.send_headers(e.stream_id, [(":status", "200"),
+                                                    ("content-length", str(len(body)))])
+                    conn.send_data(e.stream_id, body, end_stream=True)
+            elif isinstance(e, h2.events.DataReceived):
+                conn.acknowledge_received_data(e.flow_controlled_length, e.stream_id)
+                st = streams.get(e.stream_id)
+                if st and st["path"] == "/reject":
+                    rejected_data += len(e.data)
+                elif st:
+                    st["total"] += len(e.data)
+                    if not st["continued"]:
+                        st["early"] += len(e.data)
+            elif isinstance(e, h2.events.StreamEnded):
+                st = streams.get(e.stream_id)
+                if st and st["path"] in ("/continue", "/ignore"):
+                    body = f"early {st['early']} total {st['total']}".encode()
+                    conn.send_headers(e.stream_id, [(":status", "200"),
+                                                    ("content-length", str(len(body)))])
+                    conn.send_data(e.stream_id, body, end_stream=True)
+        now = time.monotonic()
+        for when, stream_id in [t for t in timers if t[0] <= now]:
+            timers.remove((when, stream_id))
+            streams[stream_id]["continued"] = True
+            conn.send_headers(stream_id, [(":status", "100")])
+        sock.sendall(conn.data_to_send())
+
+
 def answer(conn, stream_id, number):
     body = f"conn {number} stream {stream_id}".encode()
     conn.send_headers(stream_id, [(":status", "200"), ("content-length", str(len(body)))])
@@ -95,7 +154,10 @@ def main():
             return
         number += 1
         try:
-            serve_conn(sock, number, mode)
+            if mode == "expect":
+                serve_expect(sock)
+            else:
+                serve_conn(sock, number, mode)
         finally:
             sock.close()
 

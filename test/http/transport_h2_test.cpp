@@ -70,7 +70,7 @@ struct seen_by_server {
 
 // The server's routes: /hello, /echo (the body back, read whole first), /stream-echo (each read
 // written back and flushed), /bytes/N, /delay/MS (returns early on request::stop), /trailers,
-// /gzip (a gzip body).
+// /gzip (a gzip body), /reject (a 417, the body unread).
 handler routes(seen_by_server* seen) {
   return [seen](response_writer& w, request& r) -> task<void> {
     ++seen->requests;
@@ -103,6 +103,8 @@ handler routes(seen_by_server* seen) {
     } else if (path == "/gzip") {
       w.header().set("Content-Encoding", "gzip");
       co_await w.write(gzip_stored("decoded over h2"));
+    } else if (path == "/reject") {
+      w.write_header(417);  // the body is never read
     } else if (path == "/big-header") {
       w.header().set("X-Big", std::string(4000, 'x'));
       co_await w.write("big");
@@ -300,8 +302,8 @@ TEST_F(TransportH2, CleartextWithoutPriorKnowledgeStaysHttp1) {
   EXPECT_EQ(s.seen.protocol.load(), 1);
 }
 
-task<void> fetch_into(transport& t, client_request req, outcome* out) {
-  *out = co_await fetch(t, std::move(req));
+task<void> fetch_into(transport& t, client_request req, outcome* out, std::stop_token stop = {}) {
+  *out = co_await fetch(t, std::move(req), std::move(stop));
 }
 
 // got->size() GETs of `u` at once on `t`; `during`, when given, is the pool 50 ms in.
@@ -599,6 +601,82 @@ TEST_F(TransportH2, DroppingTheTransportMidRequestLeavesNothingBehind) {
   }());
 }
 
+client_request expecting_continue(const std::string& u, std::string body) {
+  client_request req = get(u);
+  req.method = "POST";
+  req.header.set("Expect", "100-continue");
+  req.body = std::move(body);
+  return req;
+}
+
+// Expect: 100-continue against ringo's server, which sends the 100 at the handler's first read:
+// the body follows it; a handler that answers 417 unread gets its answer back at once, not after
+// expect_continue_timeout, and the connection serves the next request.
+TEST_F(TransportH2, ExpectContinueBodyFollowsTheServersHundred) {
+  h2_server s;
+  outcome echoed, rejected, after;
+  int hundreds = 0;
+  duration rejected_took{};
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.expect_continue_timeout = 5s;
+    transport t(std::move(o));
+    client_trace trace;
+    trace.got_100_continue = [&] { ++hundreds; };
+    client_request req = expecting_continue(s.url("/echo"), pattern(200000));
+    req.trace = &trace;
+    echoed = co_await fetch(t, std::move(req));
+    const time_point start = clock::now();
+    rejected = co_await fetch(t, expecting_continue(s.url("/reject"), pattern(200000)));
+    rejected_took = clock::now() - start;
+    after = co_await fetch(t, get(s.url("/hello")));
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  EXPECT_EQ(echoed.error, "");
+  EXPECT_EQ(echoed.body, pattern(200000));
+  EXPECT_EQ(hundreds, 1);
+  EXPECT_EQ(rejected.status, 417) << rejected.error;
+  EXPECT_LT(rejected_took, 3s);
+  EXPECT_EQ(after.status, 200) << after.error;
+  EXPECT_EQ(dials, 1u);
+}
+
+// A request stopped while its body waits for a 100 that never comes (the handler neither reads
+// nor answers) ends at once; its stream is reset and the connection serves the next request.
+TEST_F(TransportH2, StoppingARequestWhoseBodyWaitsForAHundred) {
+  h2_server s;
+  outcome held, after;
+  duration took{};
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.expect_continue_timeout = 20s;
+    transport t(std::move(o));
+    std::stop_source stop;
+    const time_point start = clock::now();
+    {
+      scope sc;
+      sc.spawn(fetch_into(t, expecting_continue(s.url("/delay/20000"), pattern(1000)), &held,
+                          stop.get_token()));
+      (void)co_await sleep_for(200ms);
+      stop.request_stop();
+      co_await sc.join();
+    }
+    took = clock::now() - start;
+    after = co_await fetch(t, get(s.url("/hello")));
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  EXPECT_EQ(held.error, "context canceled");
+  EXPECT_LT(took, 5s);
+  EXPECT_EQ(after.status, 200) << after.error;
+  EXPECT_EQ(dials, 1u);
+  for (int i = 0; i < 200 && s.seen.stopped.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(s.seen.stopped.load(), 1);  // the reset reached the handler
+}
+
 // --- Against a scripted server (h2_client_peer.py) ---------------------------------------------
 
 bool have_h2_python() {
@@ -697,6 +775,44 @@ TEST_F(TransportH2, UnansweredPingClosesTheConnectionAndFailsItsRequests) {
   EXPECT_EQ(hung.error, "http2: client connection lost");
   EXPECT_GE(took, 400ms);
   EXPECT_LT(took, 10s);
+}
+
+// Against a server that times its 100 (h2_client_peer.py expect): the body waits for the 100
+// (no byte before it), goes after expect_continue_timeout when no 100 comes, and never goes when
+// a final answer comes first, even after the timeout passed; one connection throughout.
+TEST_F(TransportH2, ExpectContinueHoldsTheBodyUntilTheHundredOrTheTimeout) {
+  if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
+  std::optional<ringo::test::child_process> peer;
+  const std::uint16_t port = start_peer(peer, "expect");
+  ASSERT_NE(port, 0) << peer->output();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  outcome continued, ignored, rejected, stats;
+  duration ignored_took{}, rejected_took{};
+  std::size_t dials = 0;
+  ringo::run([&]() -> task<void> {
+    transport_options o = prior_knowledge();
+    o.expect_continue_timeout = 700ms;
+    transport t(std::move(o));
+    continued = co_await fetch(t, expecting_continue(base + "/continue", pattern(100000)));
+    time_point start = clock::now();
+    ignored = co_await fetch(t, expecting_continue(base + "/ignore", pattern(1000)));
+    ignored_took = clock::now() - start;
+    start = clock::now();
+    rejected = co_await fetch(t, expecting_continue(base + "/reject", pattern(100000)));
+    rejected_took = clock::now() - start;
+    (void)co_await sleep_for(1s);  // past the timeout: a body sent late would be counted
+    stats = co_await fetch(t, get(base + "/stats"));
+    dials = t.dial_count();
+    co_await t.close();
+  }());
+  EXPECT_EQ(continued.body, "early 0 total 100000") << continued.error;
+  EXPECT_EQ(ignored.body, "early 1000 total 1000") << ignored.error;
+  EXPECT_GE(ignored_took, 650ms);
+  EXPECT_LT(ignored_took, 10s);
+  EXPECT_EQ(rejected.status, 417) << rejected.error;
+  EXPECT_LT(rejected_took, 650ms);
+  EXPECT_EQ(stats.body, "rejected-data 0") << stats.error;
+  EXPECT_EQ(dials, 1u);
 }
 
 }  // namespace

@@ -364,8 +364,10 @@ int client_conn::on_frame_recv(const nghttp2_frame& f) {
               forget(*s);
               return 0;
             }
-            if (s->status == 100 && s->trace && s->trace->got_100_continue)
-              s->trace->got_100_continue();
+            if (s->status == 100) {
+              if (s->trace && s->trace->got_100_continue) s->trace->got_100_continue();
+              release_body(*s);
+            }
             s->status = 0;
             s->fields.clear();
             return 0;
@@ -439,6 +441,10 @@ int client_conn::on_stream_close(std::int32_t id, std::uint32_t code) {
 
 ssize_t client_conn::read_data(client_stream& s, std::uint8_t* buf, std::size_t length,
                                std::uint32_t* flags) noexcept {
+  if (s.held) {
+    s.deferred = true;  // resumed by release_body
+    return NGHTTP2_ERR_DEFERRED;
+  }
   const std::size_t n = std::min(length, s.queued());
   if (n > 0) {
     std::memcpy(buf, s.out.data() + s.out_pos, n);
@@ -504,6 +510,25 @@ task<void> client_conn::pump_body(std::shared_ptr<client_stream> s,
   s->pump_done.set();
 }
 
+// The wait of a body held for a 100 Continue (Go's http2 writeRequest and its
+// expectContinueTimeout): past `at` the body goes unless a final answer came first. Ends early on
+// the 100 or when the stream ends.
+task<void> client_conn::release_body_after(std::shared_ptr<client_stream> s, time_point at) {
+  (void)co_await s->released.wait(s->stop.get_token(), at);
+  if (!s->closed && !s->head_done) release_body(*s);
+}
+
+void client_conn::release_body(client_stream& s) noexcept {
+  if (!s.held) return;
+  s.held = false;
+  s.released.set();
+  if (s.deferred && !s.closed) {
+    s.deferred = false;
+    nghttp2_session_resume_data(session_, s.id);
+    want_write();
+  }
+}
+
 task<result<response, client_error>> client_conn::round_trip(
     std::shared_ptr<client_conn> self, const client_request& req, std::stop_token stop,
     std::shared_ptr<detail::source_closer> closer, bool ask_gzip, retry_kind* retry) {
@@ -557,6 +582,8 @@ task<result<response, client_error>> client_conn::round_trip(
   data.read_callback = read_request_body;
   if (body && !source) s->out = req.body;
   s->out_ended = !(body && source);  // (a streamed body ends when its pump reads the end)
+  s->held = body && c.config_.expect_continue_timeout > duration::zero() &&
+            req.header.has_token("Expect", "100-continue");
   const std::int32_t id = nghttp2_submit_request(c.session_, nullptr, b.data(), b.size(),
                                                  body ? &data : nullptr, s.get());
   if (id < 0) {
@@ -571,6 +598,8 @@ task<result<response, client_error>> client_conn::round_trip(
     s->pump_done.reset();
     c.work_->spawn(c.pump_body(s, std::move(closer)));
   }
+  if (s->held)
+    c.work_->spawn(c.release_body_after(s, clock::now() + c.config_.expect_continue_timeout));
 
   // The head, within the request's deadline and response_header_timeout.
   const time_point header_deadline =

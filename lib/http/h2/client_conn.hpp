@@ -68,8 +68,11 @@ struct client_stream {
   // The request body going out: what the pump (or the string body) queued, not yet framed.
   std::string out;
   std::size_t out_pos = 0;
-  bool out_ended = false;      // the whole body is queued
-  bool deferred = false;       // nghttp2 waits for resume_data
+  bool out_ended = false;  // the whole body is queued
+  bool deferred = false;   // nghttp2 waits for resume_data
+  // Expect: 100-continue: the body waits for the server's 100 or expect_continue_timeout, and
+  // is never sent when a final answer comes first.
+  bool held = false;
   std::error_code body_error;  // the body source failed
 
   // The end: nghttp2 closed the stream, this side reset it, or the connection ended.
@@ -80,6 +83,7 @@ struct client_stream {
   event changed;          // the head, body bytes, the end: what a round trip or a reader waits for
   event room;             // the pump may queue more
   event pump_done;        // set when no pump runs
+  event released;         // the held body may go (ends the expect_continue_timeout wait)
   std::stop_source stop;  // stops the pump
 
   std::size_t queued() const noexcept { return out.size() - out_pos; }
@@ -93,6 +97,7 @@ struct client_config {
   duration ping_timeout = std::chrono::seconds(15);
   duration idle_conn_timeout{};  // 0: none
   duration response_header_timeout{};
+  duration expect_continue_timeout{};  // 0: an Expect: 100-continue request's body goes at once
   // Keep-alives disabled (Go's DisableKeepAlives, http2 ClientConn.singleUse): one request a
   // connection, closed when it is done.
   bool single_use = false;
@@ -158,6 +163,8 @@ class client_conn : public std::enable_shared_from_this<client_conn> {
   task<void> write_loop();
   task<void> pump_body(std::shared_ptr<client_stream> s,
                        std::shared_ptr<detail::source_closer> closer);
+  task<void> release_body_after(std::shared_ptr<client_stream> s, time_point at);
+  void release_body(client_stream& s) noexcept;
   void want_write() noexcept { write_wanted_.set(); }
   time_point next_timer() const noexcept;
   void on_timer();
