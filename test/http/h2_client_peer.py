@@ -32,22 +32,31 @@ import h2.events
 DROPPED = False  # drop mode: the first /drop was dropped
 
 
-def serve_conn(sock, number, mode):
-    config = h2.config.H2Configuration(client_side=False)
-    conn = h2.connection.H2Connection(config=config)
+def start_conn(sock):
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
     conn.initiate_connection()
     sock.sendall(conn.data_to_send())
+    return conn
+
+
+def receive(sock, timeout):
+    """What came within `timeout` seconds: None when nothing did, b"" at the end."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(65536)
+    except socket.timeout:
+        return None
+
+
+def serve_conn(sock, number, mode):
+    conn = start_conn(sock)
     pending = []
     deadline = time.monotonic() + 5
     while True:
         if mode == "goaway" and number == 1:
-            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            data = receive(sock, max(0.01, deadline - time.monotonic()))
         else:
-            sock.settimeout(30)
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            data = None
+            data = receive(sock, 30)
         if data == b"":
             return
         events = conn.receive_data(data) if data else []
@@ -78,19 +87,13 @@ def serve_conn(sock, number, mode):
 
 
 def serve_expect(sock):
-    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=False))
-    conn.initiate_connection()
-    sock.sendall(conn.data_to_send())
+    conn = start_conn(sock)
     streams = {}  # id -> {"path", "early", "total", "continued"}
     timers = []  # (when, stream id): a 100 to send
     rejected_data = 0
     while True:
         now = time.monotonic()
-        sock.settimeout(max(0.001, min(w for w, _ in timers) - now) if timers else 30)
-        try:
-            data = sock.recv(65536)
-        except socket.timeout:
-            data = None
+        data = receive(sock, max(0.001, min(w for w, _ in timers) - now) if timers else 30)
         if data == b"":
             return
         for e in conn.receive_data(data) if data else []:

@@ -695,12 +695,21 @@ std::uint16_t start_peer(std::optional<ringo::test::child_process>& p, const std
   return static_cast<std::uint16_t>(number_after(*line, "port "));
 }
 
+// A scripted peer in one of its modes; `base` is its http:// URL, empty when it did not start.
+struct scripted_peer {
+  std::optional<ringo::test::child_process> process;
+  std::string base;
+  explicit scripted_peer(const std::string& mode) {
+    if (const std::uint16_t port = start_peer(process, mode))
+      base = "http://127.0.0.1:" + std::to_string(port);
+  }
+};
+
 TEST_F(TransportH2, RequestsAboveGoawayLastStreamIdAreRetriedOnANewConnection) {
   if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
-  std::optional<ringo::test::child_process> peer;
-  const std::uint16_t port = start_peer(peer, "goaway");
-  ASSERT_NE(port, 0) << peer->output();
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  scripted_peer peer("goaway");
+  ASSERT_FALSE(peer.base.empty()) << peer.process->output();
+  const std::string& base = peer.base;
   std::vector<outcome> got(3);
   std::size_t dials = 0;
   ringo::run([&]() -> task<void> {
@@ -727,10 +736,9 @@ TEST_F(TransportH2, RequestsAboveGoawayLastStreamIdAreRetriedOnANewConnection) {
 // on a new one, as over HTTP/1 (Go #19943); a POST fails.
 TEST_F(TransportH2, ConnectionLossRetriesAnIdempotentRequestOnceAndFailsAPost) {
   if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
-  std::optional<ringo::test::child_process> peer;
-  const std::uint16_t port = start_peer(peer, "drop");
-  ASSERT_NE(port, 0) << peer->output();
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  scripted_peer peer("drop");
+  ASSERT_FALSE(peer.base.empty()) << peer.process->output();
+  const std::string& base = peer.base;
   outcome first, retried, posted, after;
   std::size_t dials = 0;
   ringo::run([&]() -> task<void> {
@@ -754,10 +762,9 @@ TEST_F(TransportH2, ConnectionLossRetriesAnIdempotentRequestOnceAndFailsAPost) {
 
 TEST_F(TransportH2, UnansweredPingClosesTheConnectionAndFailsItsRequests) {
   if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
-  std::optional<ringo::test::child_process> peer;
-  const std::uint16_t port = start_peer(peer, "silent");
-  ASSERT_NE(port, 0) << peer->output();
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  scripted_peer peer("silent");
+  ASSERT_FALSE(peer.base.empty()) << peer.process->output();
+  const std::string& base = peer.base;
   outcome first, hung;
   duration took{};
   ringo::run([&]() -> task<void> {
@@ -782,10 +789,9 @@ TEST_F(TransportH2, UnansweredPingClosesTheConnectionAndFailsItsRequests) {
 // a final answer comes first, even after the timeout passed; one connection throughout.
 TEST_F(TransportH2, ExpectContinueHoldsTheBodyUntilTheHundredOrTheTimeout) {
   if (!have_h2_python()) GTEST_SKIP() << "needs /usr/bin/python3 with h2 (python3-h2)";
-  std::optional<ringo::test::child_process> peer;
-  const std::uint16_t port = start_peer(peer, "expect");
-  ASSERT_NE(port, 0) << peer->output();
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  scripted_peer peer("expect");
+  ASSERT_FALSE(peer.base.empty()) << peer.process->output();
+  const std::string& base = peer.base;
   outcome continued, ignored, rejected, stats;
   duration ignored_took{}, rejected_took{};
   std::size_t dials = 0;
