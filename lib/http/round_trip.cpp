@@ -259,6 +259,7 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
   if (!wrote) co_return wrote.error();
   bool send_body = body && (req.source || expect_continue);
   if (expect_continue) {
+    if (req.trace && req.trace->wait_100_continue) req.trace->wait_100_continue();
     result<head_event, client_error> got = co_await read_head(
         pc, p, req, o, reused, clock::now() + o.expect_continue_timeout, stop, info);
     if (!got) co_return got.error();

@@ -52,6 +52,9 @@ struct client_trace {
   std::function<void()> wrote_headers;
   std::function<void(std::error_code)> wrote_request;
   std::function<void()> got_first_response_byte;
+  // The head of an `Expect: 100-continue` request is written and its body waits for the 100
+  // (Go's Wait100Continue).
+  std::function<void()> wait_100_continue;
   std::function<void()> got_100_continue;
   // The TLS handshake of an https conn this request's dial made, while the request still waits
   // for it (Go's TLSHandshakeStart / TLSHandshakeDone): the state once shaken, or the error.

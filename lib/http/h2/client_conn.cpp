@@ -406,7 +406,10 @@ int client_conn::on_frame_send(const nghttp2_frame& f) {
   if (f.hd.type != NGHTTP2_HEADERS && f.hd.type != NGHTTP2_DATA) return 0;
   client_stream* s = stream_of(f.hd.stream_id);
   if (!s || !s->trace) return 0;
-  if (f.hd.type == NGHTTP2_HEADERS && s->trace->wrote_headers) s->trace->wrote_headers();
+  if (f.hd.type == NGHTTP2_HEADERS) {
+    if (s->trace->wrote_headers) s->trace->wrote_headers();
+    if (s->held && s->trace->wait_100_continue) s->trace->wait_100_continue();
+  }
   if ((f.hd.flags & NGHTTP2_FLAG_END_STREAM) && s->trace->wrote_request)
     s->trace->wrote_request({});
   return 0;
