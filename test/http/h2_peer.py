@@ -655,11 +655,15 @@ def flood_frames(host, port, count, read, make):
         stop = threading.Event()
         got = []
 
+        # The reader polls its own socket object (its 0.2 s timeout ends it when stopped); the
+        # sender's own timeout is long, so that a reader starved on a loaded machine, while the
+        # server waits for it to read, does not end the flood early.
+        r = s.dup()
+
         def reader():
-            s2 = s
             while not stop.is_set():
                 try:
-                    d = s2.recv(65536)
+                    d = r.recv(65536)
                 except (socket.timeout, OSError):
                     if stop.is_set():
                         return
@@ -670,7 +674,8 @@ def flood_frames(host, port, count, read, make):
 
         t = None
         if read:
-            s.settimeout(0.2)
+            r.settimeout(0.2)
+            s.settimeout(30)
             t = threading.Thread(target=reader)
             t.start()
         batch = frame * 1000
@@ -687,8 +692,10 @@ def flood_frames(host, port, count, read, make):
             stop.set()
             t.join()
             say("bytes_read", sum(got))
+            r.close()
             s.close()
             return
+        r.close()
         say_raw(*raw_drain(s, 10))
         s.close()
 
