@@ -267,5 +267,54 @@ TEST_F(Stream, SendFileToAPeerThatDoesNotReadStopsOrTimesOut) {
   }
 }
 
+// The io_context keeps its splice pipes between sends: one left with bytes in it by a send that
+// was stopped, or whose peer reset the connection, must never be handed to the next send. Each
+// round abandons a send of zeros midway, then sends a file of letters on a new connection of the
+// same io_context, which must arrive byte for byte with no zero before it.
+TEST_F(Stream, SendFileAfterAnAbandonedOneSendsOnlyItsOwnBytes) {
+  file zeros = temp_file("", std::uint64_t(64) << 20);  // more than the socket buffers hold
+  const std::string letters = alphabet(3 << 20);
+  file f = temp_file(letters);
+  auto body = [&]() -> task<void> {
+    for (int round = 0; round < 8; ++round) {
+      {
+        auto p = co_await connected_pair();
+        std::stop_source stop;
+        scope s;
+        s.spawn([&](std::stop_token) -> task<void> {
+          (void)co_await sleep_for(std::chrono::milliseconds(5 + round));
+          if (round % 2 == 0)
+            stop.request_stop();
+          else
+            p.server.close();  // unread bytes in its buffer: the close sends a RST
+        });
+        auto sent =
+            co_await p.client.send_file(zeros, 0, std::uint64_t(64) << 20, stop.get_token());
+        co_await s.join();
+        EXPECT_FALSE(sent) << "round " << round;
+      }
+      auto p = co_await connected_pair();
+      scope s;
+      std::string got;
+      s.spawn([&](std::stop_token) -> task<void> {
+        char buf[65536];
+        for (;;) {
+          auto n = co_await p.server.read(buf);
+          if (!n || *n == 0) break;
+          got.append(buf, *n);
+        }
+      });
+      auto sent = co_await p.client.send_file(f, 0, letters.size());
+      EXPECT_EQ(value_or(sent, 0), letters.size()) << "round " << round;
+      (void)co_await p.client.close_write();
+      co_await s.join();
+      EXPECT_EQ(got.size(), letters.size()) << "round " << round;
+      EXPECT_TRUE(got == letters) << "round " << round << ": the first bytes were "
+                                  << int(got.empty() ? -1 : got[0]);
+    }
+  };
+  run(body());
+}
+
 }  // namespace
 }  // namespace ringo::net
