@@ -180,6 +180,18 @@ class RingoHttpbin(PeerTests, unittest.TestCase):
         self.assertIn(b"connect: connection refused", r.stderr)
 
 
+def scratch_root(cls, name="root"):
+    """cls.tmp, a temporary directory, and a directory `name` in it, both open to a server's
+    worker that runs as "nobody" (the tests run as root): (the directory, the one in it)."""
+    cls.tmp = tempfile.TemporaryDirectory()
+    d = cls.tmp.name
+    root = os.path.join(d, name)
+    os.mkdir(root)
+    for path in (d, root):
+        os.chmod(path, 0o755)
+    return d, root
+
+
 def make_root(d):
     big = os.urandom(1_000_003)
     with open(os.path.join(d, "big.bin"), "wb") as f:
@@ -231,12 +243,7 @@ class Nginx(PeerTests, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        d = cls.tmp.name
-        root = os.path.join(d, "root")
-        os.mkdir(root)
-        for path in (d, root):  # run as root, nginx's worker is "nobody": let it in
-            os.chmod(path, 0o755)
+        d, root = scratch_root(cls)
         cls.big_bytes = make_root(root)
         cls.port = free_port()
         conf = os.path.join(d, "nginx.conf")
@@ -385,12 +392,7 @@ class NginxGzip(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        d = cls.tmp.name
-        root = os.path.join(d, "root")
-        os.mkdir(root)
-        for path in (d, root):
-            os.chmod(path, 0o755)
+        d, root = scratch_root(cls)
         cls.text = b"".join(b"line %d of a compressible text\n" % i for i in range(50000))
         with open(os.path.join(root, "text.txt"), "wb") as f:
             f.write(cls.text)
@@ -516,10 +518,7 @@ class H2oCleartext(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        d = cls.tmp.name
-        www = os.path.join(d, "www")
-        os.mkdir(www)
+        d, www = scratch_root(cls, "www")
         cls.big_bytes = bytes(i % 251 for i in range(1000003))
         with open(os.path.join(www, "big.bin"), "wb") as f:
             f.write(cls.big_bytes)

@@ -188,6 +188,16 @@ std::string alphabet(std::size_t n) {
   return s;
 }
 
+// Reads `in` to its end (or an error) into `got`: the receiving side of the send_file tests.
+task<void> read_to_end(stream& in, std::string& got) {
+  char buf[65536];
+  for (;;) {
+    auto n = co_await in.read(buf);
+    if (!n || *n == 0) co_return;
+    got.append(buf, *n);
+  }
+}
+
 TEST_F(Stream, SendFileSplicesARangeOfAFileToTheSocket) {
   const std::string data = alphabet(3 << 20);  // several pipefuls
   file f = temp_file(data);
@@ -195,14 +205,7 @@ TEST_F(Stream, SendFileSplicesARangeOfAFileToTheSocket) {
     auto p = co_await connected_pair();
     scope s;
     std::string got;
-    s.spawn([&](std::stop_token) -> task<void> {
-      char buf[65536];
-      for (;;) {
-        auto n = co_await p.server.read(buf);
-        if (!n || *n == 0) break;
-        got.append(buf, *n);
-      }
-    });
+    s.spawn(read_to_end(p.server, got));
     auto sent = co_await p.client.send_file(f, 1000, data.size() - 2000);
     EXPECT_EQ(value_or(sent, 0), data.size() - 2000);
     auto past_end = co_await p.client.send_file(f, data.size() - 10, 20);  // the file ends first
@@ -223,14 +226,7 @@ TEST_F(Stream, SendFileThroughATransformingStreamReadsAndWrites) {
     rot13_stream out(p.client), in(p.server);
     scope s;
     std::string got;
-    s.spawn([&](std::stop_token) -> task<void> {
-      char buf[65536];
-      for (;;) {
-        auto n = co_await in.read(buf);
-        if (!n || *n == 0) break;
-        got.append(buf, *n);
-      }
-    });
+    s.spawn(read_to_end(in, got));
     auto sent = co_await out.send_file(f, 5, 100000);
     EXPECT_EQ(value_or(sent, 0), 100000u);
     EXPECT_GT(out.writes, 0);  // through write_some: the bytes had to be transformed
@@ -296,14 +292,7 @@ TEST_F(Stream, SendFileAfterAnAbandonedOneSendsOnlyItsOwnBytes) {
       auto p = co_await connected_pair();
       scope s;
       std::string got;
-      s.spawn([&](std::stop_token) -> task<void> {
-        char buf[65536];
-        for (;;) {
-          auto n = co_await p.server.read(buf);
-          if (!n || *n == 0) break;
-          got.append(buf, *n);
-        }
-      });
+      s.spawn(read_to_end(p.server, got));
       auto sent = co_await p.client.send_file(f, 0, letters.size());
       EXPECT_EQ(value_or(sent, 0), letters.size()) << "round " << round;
       (void)co_await p.client.close_write();
