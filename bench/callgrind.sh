@@ -22,18 +22,11 @@ what=${2:-both}
 n1=${CALLGRIND_N1:-2000}
 n2=${CALLGRIND_N2:-12000}
 py=/usr/bin/python3
-tmp=$(mktemp -d)
-launched=()
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+say() { echo "callgrind.sh: $*" >&2; }
+source "$root/bench/lib.sh"
+bench_scratch
 
-free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
+wait_port() {  # port: until it accepts, at most 30 s (valgrind starts slowly)
   local i
   for i in $(seq 1 300); do
     "$py" -c "import socket; socket.create_connection(('127.0.0.1',$1),timeout=1).close()" 2>/dev/null && return 0

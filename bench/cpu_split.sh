@@ -18,17 +18,11 @@ servers=(raw ringo ringo_plain)
 (($#)) && servers=("$@")
 secs=${CPU_SPLIT_SECONDS:-5}
 py=/usr/bin/python3
+say() { echo "cpu_split.sh: $*" >&2; }
 source "$root/bench/lib.sh"
 hz=$(getconf CLK_TCK)
 perf_bin=$(command -v perf || true)
-tmp=$(mktemp -d)
-server_pid=
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch
 
 # One run against $port with wrk's extra arguments; prints a table row.
 measure() {
@@ -74,14 +68,11 @@ for s in "${servers[@]}"; do
     ringo) taskset -c 0 "$build/examples/hello_server" --listen "127.0.0.1:$port" & ;;
     ringo_plain)
       taskset -c 0 "$build/examples/hello_server" --listen "127.0.0.1:$port" --recv plain & ;;
-    *) echo "cpu_split.sh: unknown server $s" >&2; continue ;;
+    *) say "unknown server $s"; continue ;;
   esac
-  server_pid=$!
-  wait_ready "$port"
+  track_server "$s" "$port" || continue
   taskset -c 1 wrk -t1 -c64 -d1s "http://127.0.0.1:$port/" >/dev/null  # warm-up
   measure "$s" keep-alive
   measure "$s" "pipelined x16" -s bench/pipeline.lua -- 16
-  kill "$server_pid"
-  wait "$server_pid" 2>/dev/null || true
-  server_pid=
+  stop_server
 done

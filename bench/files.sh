@@ -26,20 +26,11 @@ say() { echo "files.sh: $*" >&2; }
 source "$root/bench/lib.sh"
 
 command -v wrk >/dev/null || { say "wrk is not installed: skipped"; exit 0; }
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
 [[ -x $build/examples/file_server ]] || meson compile -C "$build" file_server >&2
 
 server_core=0 client_core=1
 (($(nproc) >= 2)) || client_core=0
-tmp=$(mktemp -d)
-launched=()
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch
 
 mkdir -p "$tmp/www"
 chmod 755 "$tmp" "$tmp/www"  # nginx's worker runs as nobody
@@ -49,46 +40,19 @@ chmod 644 "$tmp/www/"*
 
 hz=$(getconf CLK_TCK)
 
-start_server() {  # name port; sets launch_pid and server_pid
+start_server() {  # name port (track_server: launch_pid, server_pid)
   local name=$1 port=$2
   case $name in
     ringo) taskset -c "$server_core" "$build/examples/file_server" --listen "127.0.0.1:$port" "$tmp/www" & ;;
     nginx)
-      mkdir -p "$tmp/nginx"
-      cat >"$tmp/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
+      nginx_conf "$tmp/nginx" <<CONF
   sendfile on;
-  keepalive_requests 1000000000;
   default_type application/octet-stream;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
   server { listen 127.0.0.1:$port; root $tmp/www; }
-}
 CONF
-      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+      start_nginx "$tmp/nginx" "$server_core" ;;
   esac
-  launch_pid=$!
-  launched+=("$launch_pid")
-  wait_ready "$port" || { say "$name did not start"; return 1; }
-  server_pid=$launch_pid
-  if [[ $name == nginx ]]; then
-    local i
-    for ((i = 0; i < 50; i++)); do
-      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
-      [[ -n $server_pid ]] && break
-      sleep 0.05
-    done
-  fi
+  track_server "$name" "$port"
 }
 
 measure() {  # port path: "requests seconds bytes_per_s cpu_ticks machine_ticks"
@@ -116,7 +80,7 @@ declare -A rps cpu bps machine
 for ((round = 1; round <= rounds; round++)); do
   for s in "${servers[@]}"; do
     port=$(free_port)
-    start_server "$s" "$port"
+    start_server "$s" "$port" || continue
     for f in 4k 1m; do
       taskset -c "$client_core" wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/$f.bin" >/dev/null
       read -r n t b ticks mticks < <(measure "$port" "/$f.bin")
@@ -126,8 +90,7 @@ for ((round = 1; round <= rounds; round++)); do
       bps[$s.$f]+="$b "
       say "round $round $s $f: $n requests in ${t}s, $ticks ticks (machine $mticks)"
     done
-    kill "$launch_pid"
-    wait "$launch_pid" 2>/dev/null || true
+    stop_server
   done
 done
 

@@ -41,52 +41,9 @@ fi
 server_core=0 client_core=1
 (($(nproc) >= 2)) || client_core=0
 
-tmp=$(mktemp -d)
-launched=()  # PIDs we started, stopped by PID on exit
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+bench_scratch
 h2o_bin=$(command -v h2o || true)
-available=()
-for s in "${servers[@]}"; do
-  case $s in
-    nginx) [[ -n $nginx_bin ]] || { say "nginx is not installed: left out"; continue; } ;;
-    h2o) [[ -n $h2o_bin ]] || { say "h2o is not installed: left out"; continue; } ;;
-  esac
-  available+=("$s")
-done
-
-nginx_conf() {  # dir port
-  mkdir -p "$1"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  keepalive_requests 1000000000;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  server {
-    listen 127.0.0.1:$2 http2;
-    default_type text/plain;
-    location / { return 200 "Hello, World!"; }
-  }
-}
-EOF
-}
+mapfile -t available < <(available_peers "${servers[@]}")
 
 h2o_conf() {  # dir port
   mkdir -p "$1/www"
@@ -111,37 +68,25 @@ EOF
   } >"$1/h2o.conf"
 }
 
-# Starts server $1 on port $2: sets launch_pid (what we kill) and server_pid (what we measure:
-# nginx's worker, else the process itself).
+# Starts server $1 on port $2 (track_server: launch_pid, server_pid).
 start_server() {
   local name=$1 port=$2 addr=127.0.0.1:$2
   case $name in
     ringo) taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" --threads 1 & ;;
     nginx)
-      nginx_conf "$tmp/nginx" "$port"
-      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+      nginx_conf "$tmp/nginx" <<CONF
+  server {
+    listen $addr http2;
+    default_type text/plain;
+    location / { return 200 "Hello, World!"; }
+  }
+CONF
+      start_nginx "$tmp/nginx" "$server_core" ;;
     h2o)
       h2o_conf "$tmp/h2o" "$port"
       taskset -c "$server_core" "$h2o_bin" -c "$tmp/h2o/h2o.conf" >"$tmp/h2o/out.log" 2>&1 & ;;
   esac
-  launch_pid=$!
-  launched+=("$launch_pid")
-  wait_ready "$port" || { say "$name did not start"; return 1; }
-  server_pid=$launch_pid
-  if [[ $name == nginx ]]; then
-    local i
-    for ((i = 0; i < 50; i++)); do
-      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
-      [[ -n $server_pid ]] && break
-      sleep 0.05
-    done
-    [[ -n $server_pid ]] || { say "no nginx worker"; return 1; }
-  fi
-}
-
-stop_server() {
-  kill "$launch_pid" 2>/dev/null || true
-  wait "$launch_pid" 2>/dev/null || true
+  track_server "$name" "$port"
 }
 
 hz=$(getconf CLK_TCK)
@@ -176,10 +121,10 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 mkdir -p "$results"
-versions="nginx $({ [[ -n $nginx_bin ]] && "$nginx_bin" -v 2>&1; } | sed 's/.*\///' || true)"
+versions="nginx $(nginx_version)"
 versions+=", h2o $({ [[ -n $h2o_bin ]] && "$h2o_bin" --version 2>&1; } | awk 'NR==1 {print $3}' || true)"
 versions+=", $(h2load --version 2>&1 | head -1)"
-machine="$(uname -sr), $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
+machine=$(machine_description)
 "$py" - "$raw_tsv" "$hz" "$conns" "$streams" "$secs" "$rounds" "$machine" "$versions" \
   "$results/h2.json" <<'EOF' | tee "$results/h2.md"
 import json, math, statistics, sys, time

@@ -70,67 +70,12 @@ if (($(ulimit -n) < burst + 256)); then
   say "RLIMIT_NOFILE is $(ulimit -n): a burst of $burst connections"
 fi
 
-tmp=$(mktemp -d)
-launched=()  # PIDs we started, stopped by PID on exit
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Go's peer, built offline from the standard library only.
+bench_scratch
 go_bin=
-if [[ " ${servers[*]} " == *" go "* ]] && command -v go >/dev/null; then
-  if (cd bench/go/hello && GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$tmp/gocache \
-      GOPATH=$tmp/gopath go build -o "$tmp/go_hello" .) >&2; then
-    go_bin=$tmp/go_hello
-  else
-    say "go build failed: leaving Go out"
-  fi
-fi
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+[[ " ${servers[*]} " == *" go "* ]] && go_bin=$(go_peer hello go_hello)
+mapfile -t available < <(available_peers "${servers[@]}")
 
-available=()
-for s in "${servers[@]}"; do
-  case $s in
-    nginx) [[ -n $nginx_bin ]] || { say "nginx is not installed: left out"; continue; } ;;
-    go) [[ -n $go_bin ]] || { say "go is not installed: left out"; continue; } ;;
-  esac
-  available+=("$s")
-done
-
-nginx_conf() {  # dir port
-  mkdir -p "$1"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server_tokens off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  server {
-    listen 127.0.0.1:$2;
-    default_type text/plain;
-    location / { return 200 "Hello, World!"; }
-  }
-}
-EOF
-}
-
-# Starts server $1 on port $2: sets launch_pid (what we kill) and server_pid (what we measure:
-# nginx's worker, else the process itself).
+# Starts server $1 on port $2 (track_server: launch_pid, server_pid).
 start_server() {
   local name=$1 port=$2 addr=127.0.0.1:$2
   case $name in
@@ -139,28 +84,17 @@ start_server() {
     ringo_plain)
       taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" --recv plain & ;;
     nginx)
-      nginx_conf "$tmp/nginx" "$port"
-      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+      nginx_conf "$tmp/nginx" <<CONF
+  server {
+    listen $addr;
+    default_type text/plain;
+    location / { return 200 "Hello, World!"; }
+  }
+CONF
+      start_nginx "$tmp/nginx" "$server_core" ;;
     go) GOMAXPROCS=1 taskset -c "$server_core" "$go_bin" --listen "$addr" & ;;
   esac
-  launch_pid=$!
-  launched+=("$launch_pid")
-  wait_ready "$port" || { say "$name did not start"; return 1; }
-  server_pid=$launch_pid
-  if [[ $name == nginx ]]; then
-    local i
-    for ((i = 0; i < 50; i++)); do
-      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
-      [[ -n $server_pid ]] && break
-      sleep 0.05
-    done
-    [[ -n $server_pid ]] || { say "no nginx worker"; return 1; }
-  fi
-}
-
-stop_server() {
-  kill "$launch_pid" 2>/dev/null || true
-  wait "$launch_pid" 2>/dev/null || true
+  track_server "$name" "$port"
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -179,23 +113,7 @@ measure() {
   out=$(taskset -c "$client_core" wrk -t1 -c"$conns" -d"${secs}s" --latency \
     "http://127.0.0.1:$port/" "$@")
   after=$(cpu_ticks "$server_pid")
-  echo "$out" | awk -v cpu=$((after - before)) '
-    function us(v) {  # wrk prints 850.00us, 1.20ms, 2.00s, 1.00m
-      if (v ~ /us$/) return v + 0
-      if (v ~ /ms$/) return v * 1e3
-      if (v ~ /m$/) return v * 6e7
-      if (v ~ /s$/) return v * 1e6
-      return "nan"
-    }
-    / requests in / { n = $1; t = $4; sub(/s,?$/, "", t) }
-    /Non-2xx/ { e += $NF }
-    /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
-    /Latency Distribution/ { dist = 1; next }
-    dist && $1 ~ /^[0-9.]+%$/ { p[$1 + 0] = us($2) }
-    END {
-      for (q = 50; q <= 99; q++) if (!(q in p)) p[q] = "nan"
-      printf "%d %s %d %d %s %s %s %s\n", n, t, e, cpu, p[50], p[75], p[90], p[99]
-    }'
+  echo "$out" | wrk_figures $((after - before))
 }
 
 # RSS growth per idle keep-alive connection, in bytes.
@@ -296,10 +214,8 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 mkdir -p "$results"
-# (wrk -v exits 1: each probe ends in `|| true` so pipefail does not end the script here.)
-versions="nginx $({ [[ -n $nginx_bin ]] && "$nginx_bin" -v 2>&1; } | sed 's/.*\///' || true)"
-versions+=", $({ go version 2>/dev/null || true; } | awk '{print $3}'), wrk $({ wrk -v 2>&1 || true; } | awk 'NR==1 {print $2}')"
-machine="$(uname -sr), $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
+versions="nginx $(nginx_version), $(go_version), wrk $(wrk_version)"
+machine=$(machine_description)
 "$py" - "$raw_tsv" "$hz" "$conns" "$depth" "$idle" "$secs" "$rounds" "$machine" "$versions" \
   "$server_core" "$client_core" "$burst" "$results/http.json" <<'EOF' | tee "$results/http.md"
 import json, math, statistics, sys, time

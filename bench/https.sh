@@ -49,15 +49,7 @@ done
 server_core=0 client_core=1
 (($(nproc) >= 2)) || client_core=0
 
-tmp=$(mktemp -d)
-launched=()  # PIDs we started, stopped by PID on exit
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_scratch
 
 # One ECDSA P-256 certificate for all: self-signed, for 127.0.0.1 (wrk verifies nothing).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" \
@@ -65,61 +57,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$t
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
 
 go_bin=
-if [[ " ${servers[*]} " == *" go "* ]] && command -v go >/dev/null; then
-  if (cd bench/go/hello && GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$tmp/gocache \
-      GOPATH=$tmp/gopath go build -o "$tmp/go_hello" .) >&2; then
-    go_bin=$tmp/go_hello
-  else
-    say "go build failed: leaving Go out"
-  fi
-fi
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+[[ " ${servers[*]} " == *" go "* ]] && go_bin=$(go_peer hello go_hello)
+mapfile -t available < <(available_peers "${servers[@]}")
 
-available=()
-for s in "${servers[@]}"; do
-  case $s in
-    nginx) [[ -n $nginx_bin ]] || { say "nginx is not installed: left out"; continue; } ;;
-    go) [[ -n $go_bin ]] || { say "go is not installed: left out"; continue; } ;;
-  esac
-  available+=("$s")
-done
-
-# nginx with the settings a TLS deployment would use: one worker, tickets on unless $tickets is
-# off (nginx keeps no session cache by default: without tickets nothing resumes).
-nginx_conf() {  # dir port
-  mkdir -p "$1"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server_tokens off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  server {
-    listen 127.0.0.1:$2 ssl;
-    ssl_certificate $tmp/cert.pem;
-    ssl_certificate_key $tmp/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_session_tickets $tickets;
-    default_type text/plain;
-    location / { return 200 "Hello, World!"; }
-  }
-}
-EOF
-}
-
-# Starts server $1 on port $2: sets launch_pid (what we kill) and server_pid (what we measure:
-# nginx's worker, else the process itself).
+# Starts server $1 on port $2 (track_server: launch_pid, server_pid), tickets on unless $tickets
+# is off. nginx with the settings a TLS deployment would use (it keeps no session cache by
+# default: without tickets nothing resumes).
 start_server() {
   local name=$1 port=$2 addr=127.0.0.1:$2
   local tls=(--tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem")
@@ -129,29 +72,22 @@ start_server() {
     ringo) taskset -c "$server_core" "$build/examples/hello_server" --listen "$addr" \
              --threads 1 "${tls[@]}" --tls-tickets "$tickets" 2>/dev/null & ;;
     nginx)
-      nginx_conf "$tmp/nginx" "$port"
-      taskset -c "$server_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr & ;;
+      nginx_conf "$tmp/nginx" <<CONF
+  server {
+    listen $addr ssl;
+    ssl_certificate $tmp/cert.pem;
+    ssl_certificate_key $tmp/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets $tickets;
+    default_type text/plain;
+    location / { return 200 "Hello, World!"; }
+  }
+CONF
+      start_nginx "$tmp/nginx" "$server_core" ;;
     go) GOMAXPROCS=1 taskset -c "$server_core" "$go_bin" --listen "$addr" "${go_tls[@]}" \
           2>/dev/null & ;;
   esac
-  launch_pid=$!
-  launched+=("$launch_pid")
-  wait_ready "$port" || { say "$name did not start"; return 1; }
-  server_pid=$launch_pid
-  if [[ $name == nginx ]]; then
-    local i
-    for ((i = 0; i < 50; i++)); do
-      server_pid=$(pgrep -P "$launch_pid" | head -1 || true)
-      [[ -n $server_pid ]] && break
-      sleep 0.05
-    done
-    [[ -n $server_pid ]] || { say "no nginx worker"; return 1; }
-  fi
-}
-
-stop_server() {
-  kill "$launch_pid" 2>/dev/null || true
-  wait "$launch_pid" 2>/dev/null || true
+  track_server "$name" "$port"
 }
 
 hz=$(getconf CLK_TCK)

@@ -28,25 +28,13 @@ if [[ ! -x $build/bench/net_bench ]]; then
   say "building net_bench in $build"
   meson compile -C "$build" net_bench >&2
 fi
-build_dir=$(cd "$build" && pwd)
 core=1
 (($(nproc) >= 2)) || core=0
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# Go's peer, built offline from the standard library only, into the build directory.
-go_bin=
-if command -v go >/dev/null; then
-  if (cd bench/go/dialbench && GOFLAGS=-mod=mod GOPROXY=off GOCACHE=$tmp/gocache \
-      GOPATH=$tmp/gopath go build -o "$build_dir/bench/dialbench" .) >&2; then
-    go_bin=$build_dir/bench/dialbench
-  else
-    say "go build failed: leaving Go out"
-  fi
-else
-  say "go is not installed: leaving Go out"
-fi
+source "$root/bench/lib.sh"
+bench_scratch
+go_bin=$(go_peer dialbench dialbench)
+[[ -n $go_bin ]] || say "no Go: leaving it out"
 
 say "$rounds round(s) of ${secs}s dial+close each, ringo then Go, pinned to core $core"
 for ((round = 1; round <= rounds; round++)); do

@@ -42,80 +42,14 @@ fi
 proxy_core=0 load_core=1
 (($(nproc) >= 2)) || load_core=0
 
-tmp=$(mktemp -d)
-launched=()  # PIDs we started, stopped by PID on exit
-cleanup() {
-  local pid
-  for pid in "${launched[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# Go's peer, built offline from the standard library only.
+bench_scratch
 go_bin=
-if [[ " ${proxies[*]} " == *" go "* ]] && command -v go >/dev/null; then
-  if (cd bench/go/proxy && GOFLAGS=-mod=mod GOPROXY=off GOENV=off GOCACHE=$tmp/gocache \
-      GOPATH=$tmp/gopath go build -o "$tmp/go_proxy" .) >&2; then
-    go_bin=$tmp/go_proxy
-  else
-    say "go build failed: leaving Go out"
-  fi
-fi
-nginx_bin=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+[[ " ${proxies[*]} " == *" go "* ]] && go_bin=$(go_peer proxy go_proxy)
+mapfile -t available < <(available_peers "${proxies[@]}")
 
-available=()
-for p in "${proxies[@]}"; do
-  case $p in
-    nginx) [[ -n $nginx_bin ]] || { say "nginx is not installed: left out"; continue; } ;;
-    go) [[ -n $go_bin ]] || { say "go is not installed: left out"; continue; } ;;
-  esac
-  available+=("$p")
-done
-
-# nginx as a reverse proxy the way it is deployed: HTTP/1.1 to a keep-alive upstream pool, and
-# the forwarding fields ringo and Go set too.
-nginx_conf() {  # dir port upstream_port
-  mkdir -p "$1"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $1/nginx.pid;
-error_log $1/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  server_tokens off;
-  keepalive_requests 1000000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $1/body;
-  proxy_temp_path $1/proxy;
-  fastcgi_temp_path $1/fastcgi;
-  uwsgi_temp_path $1/uwsgi;
-  scgi_temp_path $1/scgi;
-  upstream hello {
-    server 127.0.0.1:$3;
-    keepalive 256;
-    keepalive_requests 1000000000;
-  }
-  server {
-    listen 127.0.0.1:$2;
-    location / {
-      proxy_pass http://hello;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host \$host;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-    }
-  }
-}
-EOF
-}
-
-# Starts proxy $1 on port $2 in front of port $3: sets launch_pid (what we kill) and proxy_pid
-# (what we measure: nginx's worker, else the process itself).
+# Starts proxy $1 on port $2 in front of port $3 (track_server: launch_pid, and server_pid, the
+# process measured). nginx as a reverse proxy the way it is deployed: HTTP/1.1 to a keep-alive
+# upstream pool, and the forwarding fields ringo and Go set too.
 start_proxy() {
   local name=$1 port=$2 up=$3 addr=127.0.0.1:$2
   case $name in
@@ -127,59 +61,41 @@ start_proxy() {
       taskset -c "$proxy_core" "$build/examples/reverse_proxy" --listen "$addr" \
         --max-idle-conns-per-host 2 "http://127.0.0.1:$up/" 2>>"$tmp/ringo-pinned.log" & ;;
     nginx)
-      nginx_conf "$tmp/nginx" "$port" "$up"
-      taskset -c "$proxy_core" "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e stderr \
-        2>>"$tmp/nginx.log" & ;;
+      nginx_conf "$tmp/nginx" <<CONF
+  upstream hello {
+    server 127.0.0.1:$up;
+    keepalive 256;
+    keepalive_requests 1000000000;
+  }
+  server {
+    listen $addr;
+    location / {
+      proxy_pass http://hello;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host \$host;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+  }
+CONF
+      start_nginx "$tmp/nginx" "$proxy_core" 2>>"$tmp/nginx.log" ;;
     go)
       GOMAXPROCS=1 taskset -c "$proxy_core" "$go_bin" --listen "$addr" "http://127.0.0.1:$up/" \
         2>>"$tmp/go.log" & ;;
   esac
-  launch_pid=$!
-  launched+=("$launch_pid")
-  wait_ready "$port" || { say "$name did not start"; return 1; }
-  proxy_pid=$launch_pid
-  if [[ $name == nginx ]]; then
-    local i
-    for ((i = 0; i < 50; i++)); do
-      proxy_pid=$(pgrep -P "$launch_pid" | head -1 || true)
-      [[ -n $proxy_pid ]] && break
-      sleep 0.05
-    done
-    [[ -n $proxy_pid ]] || { say "no nginx worker"; return 1; }
-  fi
-}
-
-stop_proxy() {
-  kill "$launch_pid" 2>/dev/null || true
-  wait "$launch_pid" 2>/dev/null || true
+  track_server "$name" "$port"
 }
 
 hz=$(getconf CLK_TCK)
 
-# wrk through port $1; prints "requests seconds errors cpu_ticks p50 p99" (latency in µs).
+# wrk through port $1; prints "requests seconds errors cpu_ticks p50 p75 p90 p99" (latency in µs).
 measure() {
   local port=$1 before after out
-  before=$(cpu_ticks "$proxy_pid")
+  before=$(cpu_ticks "$server_pid")
   out=$(taskset -c "$load_core" wrk -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/")
-  after=$(cpu_ticks "$proxy_pid")
-  echo "$out" | awk -v cpu=$((after - before)) '
-    function us(v) {
-      if (v ~ /us$/) return v + 0
-      if (v ~ /ms$/) return v * 1e3
-      if (v ~ /m$/) return v * 6e7
-      if (v ~ /s$/) return v * 1e6
-      return "nan"
-    }
-    / requests in / { n = $1; t = $4; sub(/s,?$/, "", t) }
-    /Non-2xx/ { e += $NF }
-    /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
-    /Latency Distribution/ { dist = 1; next }
-    dist && $1 ~ /^[0-9.]+%$/ { p[$1 + 0] = us($2) }
-    END {
-      if (!(50 in p)) p[50] = "nan"
-      if (!(99 in p)) p[99] = "nan"
-      printf "%d %s %d %d %s %s\n", n, t, e, cpu, p[50], p[99]
-    }'
+  after=$(cpu_ticks "$server_pid")
+  echo "$out" | wrk_figures $((after - before))
 }
 
 # One upstream for the whole run, beside the load generator.
@@ -197,8 +113,8 @@ for ((round = 1; round <= rounds; round++)); do
     port=$(free_port)
     start_proxy "$p" "$port" "$up_port" || continue
     taskset -c "$load_core" wrk -t1 -c"$conns" -d1s "http://127.0.0.1:$port/" >/dev/null  # warm-up
-    read -r n t e cpu p50 p99 < <(measure "$port")
-    stop_proxy
+    read -r n t e cpu p50 _ _ p99 < <(measure "$port")
+    stop_server
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$round" "$n" "$t" "$e" "$cpu" "$p50" "$p99" \
       >>"$raw_tsv"
     say "round $round $p: $n requests in ${t}s (cpu $cpu ticks, $e errors, p50 $p50 µs, p99 $p99 µs)"
@@ -206,9 +122,8 @@ for ((round = 1; round <= rounds; round++)); do
 done
 
 mkdir -p "$results"
-versions="nginx $({ [[ -n $nginx_bin ]] && "$nginx_bin" -v 2>&1; } | sed 's/.*\///' || true)"
-versions+=", $({ go version 2>/dev/null || true; } | awk '{print $3}'), wrk $({ wrk -v 2>&1 || true; } | awk 'NR==1 {print $2}')"
-machine="$(uname -sr), $(nproc) cores ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo))"
+versions="nginx $(nginx_version), $(go_version), wrk $(wrk_version)"
+machine=$(machine_description)
 "$py" - "$raw_tsv" "$hz" "$conns" "$secs" "$rounds" "$machine" "$versions" "$proxy_core" \
   "$load_core" "$results/proxy.json" <<'EOF' | tee "$results/proxy.md"
 import json, math, statistics, sys, time
