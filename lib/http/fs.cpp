@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "html.hpp"
 #include "http_time.hpp"
 #include "pattern.hpp"
 #include "range.hpp"
@@ -220,33 +221,6 @@ task<void> open_error(response_writer& w, std::error_code ec) {
   (void)co_await error(w, status::internal_server_error, "500 Internal Server Error");
 }
 
-// Go's htmlReplacer.
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 // url.URL{Path: name}.String(): the name escaped as a path, "./" before a first segment with a
 // colon (it would read as a scheme).
 std::string href(std::string_view name) {
@@ -280,7 +254,7 @@ task<void> dir_list(response_writer& w, const file& dir) {
   for (const dir_entry& e : *entries) {
     std::string name = e.name;
     if (e.is_directory) name += '/';
-    page += "<a href=\"" + href(name) + "\">" + html_escape(name) + "</a>\n";
+    page += "<a href=\"" + href(name) + "\">" + detail::html_escape(name) + "</a>\n";
   }
   page += "</pre>\n";
   w.header().set("Content-Type", "text/html; charset=utf-8");

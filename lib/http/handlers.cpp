@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "html.hpp"
 #include "pattern.hpp"
 #include "ringo/http/error.hpp"
 #include "ringo/http/status.hpp"
@@ -14,33 +15,6 @@
 namespace ringo::http {
 
 namespace {
-
-// Go's htmlEscape (htmlReplacer).
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 // Go's hexEscapeNonASCII: a Location must be ASCII.
 std::string hex_escape_non_ascii(std::string_view s) {
@@ -224,7 +198,7 @@ task<void> redirect(response_writer& w, request& r, std::string url, int code) {
   w.write_header(code);
   // A short body for old agents that do not follow 301/307 (RFC 9110 §15.4); GET only.
   if (!had_type && r.method == "GET")
-    (void)co_await w.write("<a href=\"" + html_escape(url) + "\">" +
+    (void)co_await w.write("<a href=\"" + detail::html_escape(url) + "\">" +
                            std::string(reason_phrase(code)) + "</a>.\n\n");
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "pattern.hpp"
+#include "ringo/http/handlers.hpp"
 #include "ringo/http/request.hpp"
 #include "ringo/http/response_writer.hpp"
 #include "ringo/http/status.hpp"
@@ -25,46 +26,6 @@ bool exact_match(const detail::routing_node* n, std::string_view path) {
   if (!segs.back().multi()) return true;
   if (!path.empty() && path.back() != '/') return false;
   return segs.size() == static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
-}
-
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-// Go's http.Redirect for a path the mux made: Location as given, and for GET a short HTML note,
-// which old user agents that ignore Location show (RFC 7231 §6.4).
-task<void> redirect(response_writer& w, const request& r, std::string location, int code) {
-  w.header().set("Location", location);
-  if (r.method == "GET" || r.method == "HEAD") {
-    w.header().set("Content-Type", "text/html; charset=utf-8");
-  }
-  w.write_header(code);
-  if (r.method != "GET") co_return;  // HEAD: the writer drops body writes anyway
-  std::string body =
-      "<a href=\"" + html_escape(location) + "\">" + std::string(reason_phrase(code)) + "</a>.\n\n";
-  (void)co_await w.write(std::string_view(body));
 }
 
 }  // namespace
@@ -187,7 +148,8 @@ task<void> mux::operator()(response_writer& w, request& r) const {
       r.pattern = m.pattern;
       std::string location = std::move(m.redirect_to);
       if (auto q = r.query(); !q.empty()) location.append("?").append(q);
-      co_await redirect(w, r, std::move(location), status::moved_permanently);
+      co_await redirect(w, r, std::move(location),
+                        status::moved_permanently);  // Go: RedirectHandler
       break;
     }
     case outcome::method_not_allowed:

@@ -52,6 +52,8 @@ TEST_F(Recorder, SeesTheMuxsOwnAnswers) {
       {"POST", "/items/1", 405, "Allow", "GET, HEAD"},
       {"GET", "/dir", 301, "Location", "/dir/"},
       {"GET", "/items/../dir/x", 301, "Location", "/dir/x"},
+      {"GET", "/dir?q=a%20b", 301, "Location", "/dir/?q=a%20b"},
+      {"HEAD", "/dir", 301, "Content-Type", "text/html; charset=utf-8"},
       {"FOO", "/items/1", 405, "Allow", "GET, HEAD"},
   };
   for (const auto& c : cases) {
@@ -66,6 +68,11 @@ TEST_F(Recorder, SeesTheMuxsOwnAnswers) {
   auto req = new_request("GET", "/nowhere");
   ringo::run(m(rec.writer(), req));
   EXPECT_EQ(rec.body(), "404 page not found\n");
+  // The redirect's note for agents that ignore Location (Go's Redirect, which its mux calls).
+  response_recorder moved;
+  auto dir = new_request("GET", "/dir?a=<b>");
+  ringo::run(m(moved.writer(), dir));
+  EXPECT_EQ(moved.body(), "<a href=\"/dir/?a=&lt;b&gt;\">Moved Permanently</a>.\n\n");
 }
 
 TEST_F(Recorder, AHandlerReadsTheRequestBody) {
