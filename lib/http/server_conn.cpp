@@ -503,6 +503,9 @@ task<void> server_conn::serve_request() {
   arm_request_stop();
   r.stop = req_stop_.get_token();
   co_await run_handler();
+  // The watch for a client that leaves is the handler's: the rest of an unread body, read away
+  // after it (finish_request), must not start one outside the scope joined here.
+  handler_suspended_ = false;
   disarm_watch();
   if (req_scope_) {  // the watcher or queued answers ran beside the handler
     co_await reader_.stop();

@@ -935,6 +935,33 @@ TEST_F(UnreadBody, ASmallBodyStillOnItsWayIsDiscardedAfterTheAnswer) {
   EXPECT_EQ(r2->body, "ignored /next") << "the discarded body was not taken for a request";
 }
 
+// A body left unread by a handler that waited is read away after the answer; its end must not
+// start the watch for a client that leaves, which belongs to the handler's time only (found by
+// server_fuzz): started then, it read beside the next request's wait, and the connection's end
+// found it still running. From the second request on, the connection waits for the next one a
+// moment (idle_grace) with the watch's delay passed.
+TEST_F(UnreadBody, ABodyReadAwayAfterAWaitingHandlerStartsNoWatch) {
+  http::server srv([](response_writer& w, request& r) -> task<void> {
+    (void)co_await sleep_for(1ms, r.stop);
+    co_await w.write("ignored " + r.target);
+  });
+  server_thread t(srv);
+  raw_client c(t.port());
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    c.send("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nhello");
+    auto r = c.read_response(false, 2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "ignored /first");
+    c.send(std::string(995, 'b'));
+    std::this_thread::sleep_for(30ms);  // past the watch's delay and the idle grace
+    c.send(get_request("/next"));
+    auto r2 = c.read_response();
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->body, "ignored /next");
+  }
+}
+
 TEST_F(UnreadBody, AChunkedBodyIsDiscardedToo) {
   http::server srv([](response_writer& w, request& r) -> task<void> {
     co_await w.write("ignored " + r.target);
