@@ -854,6 +854,11 @@ TEST_F(ResponseFraming, EarlyHintsComeBeforeTheFinalResponse) {
 
 // --- Unread request bodies -----------------------------------------------------------------------
 
+// Answers without reading the body.
+task<void> ignore_body(response_writer& w, request& r) {
+  co_await w.write("ignored " + r.target);
+}
+
 // Sends a POST whose body the handler ignores, from a helper thread (the server may stop reading
 // before the body is all sent), and reads the response.
 std::optional<raw_response> post_unread(raw_client& c, std::size_t body_size) {
@@ -870,9 +875,7 @@ std::optional<raw_response> post_unread(raw_client& c, std::size_t body_size) {
 }
 
 TEST_F(UnreadBody, UpTo256KiBIsDiscardedAndTheConnectionKept) {
-  http::server srv([](response_writer& w, request& r) -> task<void> {
-    co_await w.write("ignored " + r.target);
-  });
+  http::server srv(ignore_body);
   server_thread t(srv);
   raw_client c(t.port());
   auto r = post_unread(c, 200 << 10);
@@ -886,9 +889,7 @@ TEST_F(UnreadBody, UpTo256KiBIsDiscardedAndTheConnectionKept) {
 }
 
 TEST_F(UnreadBody, MoreThan256KiBClosesTheConnection) {
-  http::server srv([](response_writer& w, request& r) -> task<void> {
-    co_await w.write("ignored " + r.target);
-  });
+  http::server srv(ignore_body);
   server_thread t(srv);
   raw_client c(t.port());
   auto r = post_unread(c, 4 << 20);
@@ -901,9 +902,7 @@ TEST_F(UnreadBody, MoreThan256KiBClosesTheConnection) {
 // The answer does not wait for a body nobody reads (Go and nginx answer at once): a client that
 // sent 5 bytes of a declared 1,000,000 gets it now, and the connection closes after it.
 TEST_F(UnreadBody, TheAnswerGoesOutBeforeTheBodyArrives) {
-  http::server srv([](response_writer& w, request& r) -> task<void> {
-    co_await w.write("ignored " + r.target);
-  });
+  http::server srv(ignore_body);
   server_thread t(srv);
   raw_client c(t.port());
   c.send("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nhello");
@@ -919,9 +918,7 @@ TEST_F(UnreadBody, TheAnswerGoesOutBeforeTheBodyArrives) {
 // Within the allowance the answer goes out at once too, and the connection is kept: the rest of
 // the body, sent after the answer arrived, is read away and the next request served.
 TEST_F(UnreadBody, ASmallBodyStillOnItsWayIsDiscardedAfterTheAnswer) {
-  http::server srv([](response_writer& w, request& r) -> task<void> {
-    co_await w.write("ignored " + r.target);
-  });
+  http::server srv(ignore_body);
   server_thread t(srv);
   raw_client c(t.port());
   c.send("POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nhello");
@@ -963,9 +960,7 @@ TEST_F(UnreadBody, ABodyReadAwayAfterAWaitingHandlerStartsNoWatch) {
 }
 
 TEST_F(UnreadBody, AChunkedBodyIsDiscardedToo) {
-  http::server srv([](response_writer& w, request& r) -> task<void> {
-    co_await w.write("ignored " + r.target);
-  });
+  http::server srv(ignore_body);
   server_thread t(srv);
   raw_client c(t.port());
   c.send(
