@@ -565,10 +565,9 @@ task<void> server_conn::run_handler() {
   if (hijacked_) co_return;
   if (!writer_.discard()) {
     // With the head already out a 500 is impossible, and ending the body properly ("0\r\n\r\n",
-    // or bytes still queued) would make a cut response look complete: drop what is queued and
-    // close, so the client sees an aborted response (Go: the panic closes the connection).
-    output_.set_broken();
-    co_return;
+    // or bytes still queued) would make a cut response look complete: drop what is queued of it
+    // and close, so the client sees an aborted response (Go: the panic closes the connection).
+    co_return co_await output_.cut_answer();
   }
   writer_.write_header(status::internal_server_error);
   (void)co_await writer_.write("500 Internal Server Error\n");
@@ -628,7 +627,12 @@ task<result<hijacked_conn>> server_conn::take_over() {
   disarm_watch();
   co_await reader_.stop();  // nothing may wait on the connection once it is the handler's
   hijacked_ = true;
-  hijacked_conn out{info_.take(*conn_), in_.take_unread()};
+  // Body bytes the parser took from the buffer but the handler has not read go first (they point
+  // into the buffer take_unread() frees), and the body ends: its bytes are the hijacker's now.
+  std::string buffered(body_.decoder.pending_bytes());
+  buffered += in_.take_unread();
+  body_.decoder.start(true, 0);
+  hijacked_conn out{info_.take(*conn_), std::move(buffered)};
   if (server_->conn_state_hook) server_->conn_state_hook(*out.conn, conn_state::hijacked);
   co_return out;
 }
@@ -706,6 +710,7 @@ const headers& server_conn::request_body::trailers() const noexcept {
 task<result<std::size_t>> server_conn::request_body::read(mutable_buffer buf,
                                                           std::stop_token stop) {
   server_conn& c = *c_;
+  if (c.hijacked_) co_return make_error_code(errc::hijacked);
   if (decoder.done()) co_return std::size_t{0};
   if (!stop.stop_possible()) stop = c.req_.stop;
   if (c.output_.continue_owed()) {

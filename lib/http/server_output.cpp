@@ -17,7 +17,7 @@ void server_output::start_request(int version_minor, bool head_request, bool con
   continue_owed_ = continue_owed;
   write_deadline_ = write_deadline;
   head_sent_ = chunked_ = false;
-  answers_queued_ = !out_.empty();  // out_ may still hold answers to earlier pipelined requests
+  answer_start_ = out_.size();  // out_ may still hold answers to earlier pipelined requests
 }
 
 void server_output::reset() noexcept {
@@ -28,16 +28,17 @@ void server_output::reset() noexcept {
     if (s->capacity() > 2 * response_writer::flush_threshold) std::string().swap(*s);
   }
   send_done_.set();
+  answer_start_ = 0;
   write_deadline_ = no_deadline;
   version_minor_ = 1;
   head_request_ = head_sent_ = chunked_ = sending_ = false;
-  close_after_ = broken_ = continue_owed_ = answers_queued_ = false;
+  close_after_ = broken_ = continue_owed_ = false;
 }
 
 bool server_output::pristine() const noexcept {
   return stream_ == nullptr && out_.empty() && sending_buf_.empty() && !sending_ &&
-         send_done_.is_set() && !close_after_ && !broken_ && !continue_owed_ && !answers_queued_ &&
-         !head_sent_ && !chunked_;
+         send_done_.is_set() && !close_after_ && !broken_ && !continue_owed_ &&
+         answer_start_ == 0 && !head_sent_ && !chunked_;
 }
 
 // Go's chunkWriter.writeHeader, for HTTP/1.1 on the wire.
@@ -83,8 +84,12 @@ void server_output::send_body(const_buffer data) {
 
 // A small file is read into the output behind the head and leaves in one send with it: at 4 KiB
 // that costs less than the head's send and two splices (bench/files.sh; README, "Serving
-// files"). A larger one goes through the stream after the queued bytes (no copy on a socket),
-// and its send counts as the send in flight: a pipelined answer queued meanwhile waits.
+// files"). Cached pages are copied there at once; what the cache lacks is read through the ring
+// (a cold disk never blocks) into a buffer of its own, since the output may be sent while the
+// handler waits for it (earlier pipelined answers go out then: on_handler_suspended), and its
+// bytes are appended when they are all there. A larger file goes through the stream after the
+// queued bytes (no copy on a socket), and its send counts as the send in flight: a pipelined
+// answer queued meanwhile waits.
 task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
                                             std::uint64_t length) {
   if (chunked_) {  // "size\r\n", the file, "\r\n"
@@ -93,19 +98,28 @@ task<write_result> server_output::send_file(const file& f, std::uint64_t offset,
   }
   if (length <= small_file && !broken_) {
     const std::size_t at = out_.size();
+    std::size_t done = 0;
     out_.resize(at + length);
-    for (std::size_t done = 0; done < length;) {
-      const mutable_buffer to(out_.data() + at + done, length - done);
-      // Cached pages are copied at once; the ring reads what is not (a cold disk never blocks).
-      result<std::size_t> n = f.read_cached(to, offset + done);
-      if (!n || *n == 0) n = co_await f.read_at(to, offset + done);
-      if (!n || *n == 0) {
-        out_.resize(at);
-        set_broken();  // the response cannot be completed: the client must see it cut
-        conn_->send_failed();
-        co_return n ? make_error_code(std::errc::io_error) : n.error();
-      }
+    while (done < length) {
+      result<std::size_t> n =
+          f.read_cached(mutable_buffer(out_.data() + at + done, length - done), offset + done);
+      if (!n || *n == 0) break;
       done += *n;
+    }
+    out_.resize(at + done);
+    if (done < length) {
+      std::string rest(length - done, '\0');
+      for (std::size_t got = 0; got < rest.size();) {
+        result<std::size_t> n = co_await f.read_at(
+            mutable_buffer(rest.data() + got, rest.size() - got), offset + done + got);
+        if (!n || *n == 0) {
+          co_await cut_answer();  // the client must see this answer cut
+          conn_->send_failed();
+          co_return n ? make_error_code(std::errc::io_error) : n.error();
+        }
+        got += *n;
+      }
+      out_ += rest;
     }
     if (chunked_) out_ += "\r\n";
     co_return write_result{};
@@ -172,6 +186,7 @@ task<result<void>> server_output::send_out() {
   sending_ = true;
   send_done_.reset();
   out_.swap(sending_buf_);
+  answer_start_ = 0;
   // The loop of stream::write_all, without its coroutine frame (this runs once per response).
   result<std::size_t> n = std::size_t{0};
   for (std::size_t done = 0; done < sending_buf_.size();) {
@@ -211,6 +226,15 @@ void server_output::queue_error(int code, std::string_view text) {
 void server_output::set_broken() noexcept {
   broken_ = close_after_ = true;
   out_.clear();
+  answer_start_ = 0;
+}
+
+task<void> server_output::cut_answer() {
+  if (!broken_) {
+    out_.resize(answer_start_);
+    (void)co_await send_out();  // the earlier answers: Go sends each as its request ends
+  }
+  set_broken();
 }
 
 }  // namespace ringo::http::detail

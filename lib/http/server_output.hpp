@@ -6,7 +6,8 @@
 // Output is queued and sent in as few writes as possible: answers to pipelined requests share a
 // send with the next ones. One send is in flight at a time; the bytes in flight have their own
 // buffer, so the handler can queue more meanwhile. A send that fails breaks the connection: what
-// is queued then can never be sent and is dropped at once.
+// is queued then can never be sent and is dropped at once. An answer that cannot be completed is
+// cut: what is queued of it is dropped, the earlier answers still go out, and the connection ends.
 #pragma once
 
 #include <cstddef>
@@ -73,8 +74,11 @@ class server_output final : public response_sink {
   // The connection broke: nothing more can be sent.
   void set_broken() noexcept;
   bool broken() const noexcept { return broken_; }
-  // Whether answers to earlier pipelined requests were queued when the current one started.
-  bool answers_queued() const noexcept { return answers_queued_; }
+  // The current answer cannot be completed (its handler failed after its head was committed, or
+  // its file could not be read): cut as the class comment says; then broken().
+  task<void> cut_answer();
+  // Whether answers to earlier pipelined requests are queued, unsent, before the current one.
+  bool answers_queued() const noexcept { return answer_start_ != 0; }
   bool sending() const noexcept { return sending_; }
   bool pristine() const noexcept;
 
@@ -87,6 +91,7 @@ class server_output final : public response_sink {
   std::stop_token stop_;
   std::string out_;          // bytes ready to send
   std::string sending_buf_;  // the bytes of the send in flight (swapped with out_: no allocation)
+  std::size_t answer_start_ = 0;  // where the current answer starts in out_ (earlier ones before)
   event send_done_{true};
   time_point write_deadline_ = no_deadline;
   int version_minor_ = 1;
@@ -97,7 +102,6 @@ class server_output final : public response_sink {
   bool close_after_ = false;
   bool broken_ = false;
   bool continue_owed_ = false;
-  bool answers_queued_ = false;
 };
 
 }  // namespace ringo::http::detail

@@ -65,6 +65,9 @@ class body_decoder {
   bool done() const noexcept { return done_; }
   // Decoded bytes at hand (inside the read buffer).
   std::size_t pending() const noexcept { return pending_.size(); }
+  // Those bytes themselves. llhttp stops at each piece of body it finds, so they and the buffer's
+  // unread bytes are the stream's bytes as they arrived, chunked framing included (a hijacker's).
+  std::string_view pending_bytes() const noexcept { return pending_; }
 
   // Decodes from the bytes `in` holds, reading nothing: up to buf.size decoded bytes, or 0 at the
   // body's end (done() is then true); nullopt when more input is needed (then read()). A body
