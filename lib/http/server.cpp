@@ -122,16 +122,23 @@ task<result<void, net::op_error>> server::serve(net::listener& l, std::stop_toke
 task<result<void, net::op_error>> server::serve_on(net::listener& l, net::tls_context tls,
                                                    std::stop_token stop) {
   state& st = *state_;
-  st.serving = true;
-  st.serve_done.reset();
+  if (st.serves++ == 0) {
+    st.serve_done.reset();
+    st.conns_link.reset();
+    st.conns_source = std::stop_source();
+    st.conns_link.emplace(st.close_source.get_token(), state::forward_stop{&st.conns_source});
+    st.conn_stop = st.conns_source.get_token();
+  }
   std::stop_callback on_stop(stop, [this] { close(); });
   result<void, net::op_error> outcome;
   {
-    scope conns(st.close_source.get_token());
-    st.conn_stop = conns.get_token();
-    // Idle connections wait on idle_stop alone: whatever stops the others (close(), a connection
-    // that threw) must wake them too.
-    std::stop_callback wake_idle(conns.get_token(), [&st] { st.idle_stop.request_stop(); });
+    scope conns(st.conn_stop);
+    // A connection that threw stops its scope: the connections of every serve_on wind down.
+    // Idle connections wait on idle_stop alone: whatever stops the others must wake them too.
+    std::stop_callback failed(conns.get_token(), [&st] {
+      st.conns_source.request_stop();
+      st.idle_stop.request_stop();
+    });
     while (!st.shutting_down && !st.close_source.stop_requested()) {
       auto c = co_await l.accept(st.accept_stop.get_token());
       if (!c) {
@@ -148,10 +155,8 @@ task<result<void, net::op_error>> server::serve_on(net::listener& l, net::tls_co
     // client arriving during a graceful shutdown would hang instead of being refused.
     l.close();
     co_await conns.join();
-    st.conn_stop = {};
   }
-  st.serving = false;
-  st.serve_done.set();
+  if (--st.serves == 0) st.serve_done.set();
   co_return outcome;
 }
 

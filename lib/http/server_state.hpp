@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <utility>
@@ -25,12 +26,22 @@ struct server::state {
   std::stop_source accept_stop;   // shutdown() or close(): no more accepts
   std::stop_source idle_stop;     // shutdown() or close(): idle connections close
   bool shutting_down = false;
-  bool serving = false;
+  // serve_on calls running: a server may serve several listeners at once (Go's Serve, called for
+  // each); shutdown() waits for them all (serve_done).
+  std::size_t serves = 0;
   event serve_done{true};
   std::size_t open_conns = 0;  // not hijacked
   void conn_opened() noexcept;
   void conn_closed() noexcept;
-  std::stop_token conn_stop;  // while serving: stops every connection's work (forced)
+  struct forward_stop {
+    std::stop_source* target;
+    void operator()() const noexcept { target->request_stop(); }
+  };
+  // While serving: stops every connection's work, of every serve_on (forced): close(), or a
+  // connection that threw. Made afresh when serving starts with none running.
+  std::stop_source conns_source;
+  std::optional<std::stop_callback<forward_stop>> conns_link;  // close_source → conns_source
+  std::stop_token conn_stop;
 
   // The Date header, formatted once a second.
   std::string date;

@@ -1195,6 +1195,67 @@ TEST_F(Shutdown, LetsRequestsInFlightFinishAndRefusesNewConnections) {
   EXPECT_FALSE(after.try_connect(t.port())) << "the listener is closed once serve() stops";
 }
 
+task<void> serve_listener(http::server& srv, net::listener& l, counter& served) {
+  (void)co_await srv.serve(l);
+  served.bump();
+}
+
+// One server serving two listeners (Go's Serve, called for each): shutdown() waits for the
+// requests of both, whichever serve() began last or ends first, and both serve() calls return.
+// (The second serve() took over the connections' token and the first to end signalled the
+// shutdown's end: found in review.)
+TEST_F(Shutdown, WaitsForTheRequestsOfEveryListenerServed) {
+  counter started;
+  std::atomic<int> stopped{0};
+  http::server srv([&](response_writer& w, request& r) -> task<void> {
+    started.bump();
+    if (!co_await sleep_for(1s, r.stop)) ++stopped;
+    co_await w.write("done " + r.target);
+  });
+  server_thread t(srv);
+  auto second = net::listen("tcp", "127.0.0.1:0");
+  ASSERT_TRUE(second);
+  counter second_served;
+  t.spawn([&] { return serve_listener(srv, *second, second_served); });
+  raw_client c(second->addr().port());
+  c.send(get_request("/slow"));
+  ASSERT_TRUE(started.wait_for(1));
+  auto done = t.shutdown();
+  EXPECT_EQ(done.wait_for(300ms), std::future_status::timeout)
+      << "shutdown() returned with a request in flight on the second listener";
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "done /slow");
+  EXPECT_EQ(done.wait_for(2s), std::future_status::ready);
+  EXPECT_TRUE(t.wait_served(1s));
+  EXPECT_TRUE(second_served.wait_for(1));
+  EXPECT_EQ(stopped, 0);
+}
+
+// close() stops the handlers of every listener served, the one whose serve() began first too.
+TEST_F(Shutdown, CloseStopsTheHandlersOfEveryListenerServed) {
+  counter started, stopped;
+  http::server srv([&](response_writer&, request& r) -> task<void> {
+    started.bump();
+    if (!co_await sleep_for(10s, r.stop)) stopped.bump();
+  });
+  server_thread t(srv);
+  auto second = net::listen("tcp", "127.0.0.1:0");
+  ASSERT_TRUE(second);
+  counter second_served;
+  t.spawn([&] { return serve_listener(srv, *second, second_served); });
+  raw_client other(second->addr().port());
+  other.send(get_request("/"));
+  ASSERT_TRUE(started.wait_for(1));
+  raw_client first(t.port());
+  first.send(get_request("/"));
+  ASSERT_TRUE(started.wait_for(2));
+  t.close();
+  EXPECT_TRUE(stopped.wait_for(2, 2s)) << "a handler was not stopped";
+  EXPECT_TRUE(t.wait_served(2s));
+  EXPECT_TRUE(second_served.wait_for(1));
+}
+
 // A request that arrives on an idle connection as shutdown begins is served, then the connection
 // closes (it was on its way: the client could not know).
 TEST_F(Shutdown, ReturnsAtOnceWithOnlyIdleConnections) {
