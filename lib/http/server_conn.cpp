@@ -481,6 +481,7 @@ task<void> server_conn::serve_request() {
   request& r = req_;
   r.method = p.method;
   r.target = p.url;
+  r.version_major = 1;  // (a handler may have changed it: the request object serves the next)
   r.version_minor = p.version_minor;
   r.host = host ? std::string_view(*host) : std::string_view();
   // The parser's fields become the request's (no copy); the parser gets the last request's

@@ -203,5 +203,36 @@ TEST_F(CrossConnection, ReceiveBuffersLeftMidRequestHoldNothingForTheNext) {
   abandon_mid_request(true);
 }
 
+// The request object is the spare's too: whatever a handler changed in it (its version, method,
+// fields, framing) is the next request's own again, on the same connection and the next one.
+TEST_F(CrossConnection, WhatAHandlerChangesInItsRequestIsGoneForTheNext) {
+  http::server srv([](response_writer& w, request& r) -> task<void> {
+    const std::string seen = r.method + " " + r.target + " " + std::to_string(r.version_major) +
+                             "." + std::to_string(r.version_minor) + " host=" + r.host +
+                             " leak=" + (r.header.contains("X-Leak") ? "yes" : "no") + " length=" +
+                             (r.content_length ? std::to_string(*r.content_length) : "none");
+    r.version_major = 3;
+    r.version_minor = 7;
+    r.method = "MUTATED";
+    r.target = "/elsewhere";
+    r.host = "attacker.example";
+    r.header.set("X-Leak", "1");
+    r.content_length = 99;
+    r.chunked = true;
+    co_await w.write(seen);
+  });
+  server_thread t(srv);
+  for (int conn = 0; conn < 2; ++conn) {
+    raw_client c(t.port());
+    for (int k = 0; k < 2; ++k) {
+      c.send(get_request("/" + std::to_string(conn) + std::to_string(k)));
+      auto r = c.read_response(false, 2s);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->body, "GET /" + std::to_string(conn) + std::to_string(k) +
+                             " 1.1 host=test leak=no length=none");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ringo::http
