@@ -22,7 +22,9 @@ void client_body::finish(bool reusable) {
   done_ = true;
   if (!pc_->parser.trailers.empty()) trailers_ = std::move(pc_->parser.trailers);
   conn_ptr pc = std::move(pc_);
-  if (reusable && pc->reusable)
+  if (!pc->not_reusable.empty())
+    s_->close_conn(pc, std::string(pc->not_reusable));
+  else if (reusable)
     s_->put_or_close_idle_conn(pc, trace_);
   else
     s_->close_conn(pc, "http: server asked to close the connection");
@@ -35,6 +37,7 @@ void client_body::fail(std::string reason) {
 }
 
 task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token stop) {
+  if (error_) co_return error_;  // a body cut short never reads as ended
   if (done_) co_return 0;
   // The answer to a request just written: nothing is there yet, so reads wait for readability
   // before they try.
@@ -43,8 +46,9 @@ task<result<std::size_t>> client_body::read(mutable_buffer buf, std::stop_token 
     n = co_await decoder_.read(buf, pc_->parser, pc_->in, *pc_->stream, std::move(stop), deadline_,
                                true);
   if (!*n) {
-    fail("connection broken: " + net::error_text(n->error()));
-    co_return n->error();
+    error_ = n->error();
+    fail("connection broken: " + net::error_text(error_));
+    co_return error_;
   }
   // (A body that ends with the connection is not keep-alive: the conn closes.)
   if (decoder_.done()) finish(pc_->parser.keep_alive());

@@ -38,6 +38,7 @@ class client_body final : public body_reader {
   const client_trace* trace_;
   time_point deadline_;  // the request's
   h1::body_decoder decoder_;
+  std::error_code error_;  // a failed read's: every later read returns it (Go's bodyEOFSignal)
   bool done_ = false;
 };
 

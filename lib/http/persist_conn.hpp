@@ -6,6 +6,7 @@
 #include <memory>
 #include <stop_token>
 #include <string>
+#include <string_view>
 
 #include <ringo/http/transport.hpp>
 #include <ringo/net/stream.hpp>
@@ -54,7 +55,9 @@ struct persist_conn : std::enable_shared_from_this<persist_conn> {
   h1::message_parser parser{HTTP_RESPONSE};  // reset for each response
   std::string head;                          // the request head being written; keeps its capacity
   bool reused = false;                       // has served a request before
-  bool reusable = true;  // false once a request on it left its body unsent (a 100-continue refused)
+  // Why the conn cannot carry another request once this one is done (empty: it can): the request
+  // asked to close it, or left its body unsent (a 100-continue refused).
+  std::string_view not_reusable;
   where state = where::active;
   std::string closed_reason;
   time_point idle_since{};

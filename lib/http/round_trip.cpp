@@ -252,6 +252,10 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
                                           const transport_options& o, bool reused,
                                           std::stop_token stop, attempt_info* info) {
   const bool body = has_body(req);
+  // The caller's own "Connection: close" (Go's Request.Close): the server may close without
+  // saying so, and a conn pooled after it would fail the next request.
+  if (req.header.has_token("Connection", "close"))
+    pc->not_reusable = "http: request asked to close the connection";
   const bool expect_continue = body && o.expect_continue_timeout > duration::zero() &&
                                req.header.has_token("Expect", "100-continue");
   result<void, client_error> wrote =
@@ -266,7 +270,7 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
     if (*got == head_event::final_head) {
       // The server answered without the body (a 417, a 401...): the conn cannot carry another
       // request, the server expects a body it will never get.
-      pc->reusable = false;
+      pc->not_reusable = "http: server answered before the request's body was sent";
       co_return result<void, client_error>{};
     }
   }
@@ -395,7 +399,9 @@ task<result<response, client_error>> transport::round_trip(client_request req,
       r.body = std::make_unique<detail::empty_body>();
     } else if (no_body) {
       // The conn goes back before the caller sees the response.
-      if (r.close || !pc->reusable)
+      if (!pc->not_reusable.empty())
+        s->close_conn(pc, std::string(pc->not_reusable));
+      else if (r.close)
         s->close_conn(pc, "http: server asked to close the connection");
       else
         s->put_or_close_idle_conn(pc, req.trace);

@@ -635,7 +635,12 @@ task<void> watch_idle_conn(transport::state* s, conn_ptr pc, unsigned generation
   if (pc->state != detail::persist_conn::where::idle || pc->idle_generation != generation)
     co_return;
   if (!ready) {
-    if (ready.error() == ringo::errc::timed_out) s->close_conn(pc, errc::idle_conn_timeout);
+    // Stopped: the conn was taken, or the transport is closing it. Anything else ends the conn:
+    // the idle timeout, or an error on it (a TLS stream reports a reset as one).
+    if (ready.error() == ringo::errc::timed_out)
+      s->close_conn(pc, errc::idle_conn_timeout);
+    else if (ready.error() != ringo::errc::operation_canceled)
+      s->close_conn(pc, errc::server_closed_idle);
     co_return;
   }
   // Whatever is there closes the conn; the first bytes only tell why. They are there already (a
@@ -660,8 +665,11 @@ transport::transport(transport_options options)
 // dials and idle watchers stops them, and its io_context finishes them (adopt): they keep the
 // state alive, and run() does not return before they are done. Nothing aborts, nothing leaks.
 transport::~transport() {
-  if (!state_ || state_->tasks.active() == 0) return;
+  if (!state_) return;
+  // Closed in any case: a response body that outlives its transport (which the docs forbid)
+  // then closes its conn at its end instead of pooling it into a state nobody will finish.
   state_->shut_down();
+  if (state_->tasks.active() == 0) return;
   if (io_context* ctx = io_context::current()) ctx->adopt(state::finish(state_));
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <netinet/in.h>
+#include <optional>
 #include <string>
 #include <sys/socket.h>
 #include <thread>
@@ -540,6 +541,94 @@ TEST_F(TransportTest, ConnDyingMidBodyLeavesNothingBehind) {  // Go #10457, #617
     EXPECT_EQ(again, "hello");
     co_await t->close();
   }(&tr, srv.url().substr(0, srv.url().size() - 1)));
+}
+
+// The caller's own "Connection: close" (Go's Request.Close) closes the conn after the response,
+// whether or not the server says so: a server may close without echoing it (RFC 9112 §9.6), and
+// a conn pooled then would fail the next request (a POST, not retried once written).
+TEST_F(TransportTest, TheCallersConnectionCloseIsHonoured) {
+  script_server srv([](int fd, int) {
+    for (;;) {
+      std::string req = read_request(fd);
+      if (req.empty()) return;
+      send_all(fd, ok_hello);
+      if (req.find("Connection: close") != std::string::npos) return;  // closes, says nothing
+    }
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    client_request first = get(u);
+    first.header.set("Connection", "close");
+    EXPECT_EQ(co_await fetch(t, std::move(first)), "hello");
+    EXPECT_EQ(t->idle_count(), 0u);
+    (void)co_await sleep_for(20ms);  // the server's FIN is there
+    client_request post = get(u, "POST");
+    post.body = "data";
+    EXPECT_EQ(co_await fetch(t, std::move(post)), "hello");
+    const transport_stats st = t->stats();
+    bool counted = false;
+    for (const auto& [reason, n] : st.closed)
+      counted |= reason == "http: request asked to close the connection" && n == 1;
+    EXPECT_TRUE(counted) << "the close is counted under its reason";
+    co_await t->close();
+  }(&tr, srv.url()));
+  EXPECT_EQ(srv.accepts(), 2);
+}
+
+// A body cut short reads its error on every later read, never a clean end (Go's bodyEOFSignal
+// keeps rerr): a caller that reads again after an error must not take a truncated body.
+TEST_F(TransportTest, ABodyCutShortNeverReadsAsEnded) {
+  script_server srv([](int fd, int) {
+    if (read_request(fd).empty()) return;
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+  });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    auto r = co_await t->round_trip(get(u));
+    EXPECT_TRUE(r);
+    if (!r) co_return;
+    char buf[64];
+    std::string got;
+    std::error_code first;
+    for (int i = 0; i < 4 && !first; ++i) {
+      auto n = co_await r->body->read(mutable_buffer(buf, sizeof buf));
+      if (n)
+        got.append(buf, *n);
+      else
+        first = n.error();
+    }
+    EXPECT_EQ(got, "abc");
+    EXPECT_TRUE(first) << "the cut went unnoticed";
+    for (int i = 0; i < 2; ++i) {
+      auto again = co_await r->body->read(mutable_buffer(buf, sizeof buf));
+      EXPECT_FALSE(again) << "a read after the error reads " << (again ? *again : 0) << " bytes";
+      if (!again) {
+        EXPECT_EQ(again.error(), first);
+      }
+    }
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
+// A response that outlives its transport (which the docs forbid, but a user may do) closes its
+// conn at the body's end instead of pooling it into the dropped transport: that left an idle
+// watcher in a scope nobody joins, and dropping the response then aborted.
+TEST_F(TransportTest, AResponseThatOutlivesItsTransportPoolsNothing) {
+  script_server srv([](int fd, int index) { serve_hello(fd, index); });
+  ringo::run([](std::string u) -> task<void> {
+    std::optional<response> kept;
+    {
+      transport t;
+      auto r = co_await t.round_trip(get(u));
+      EXPECT_TRUE(r);
+      if (!r) co_return;
+      kept = std::move(*r);
+    }
+    auto body = co_await kept->body->read_all();
+    EXPECT_EQ(body.value_or("<error>"), "hello");
+    (void)co_await sleep_for(50ms);  // past the idle watch's delay
+    kept.reset();
+  }(srv.url()));
 }
 
 }  // namespace
