@@ -70,17 +70,21 @@ task<write_result> response_writer::write(const_buffer data) {
     // HEAD: the body is never sent, but what fits the first buffer is held (and dropped at the
     // commit) so the head carries the Content-Length a GET would get, as in Go.
     if (!committed_) {
-      body_buf_.append(static_cast<const char*>(data.data), data.size);
-      if (body_buf_.size() > body_buffer_limit) commit(false);
+      if (body_buf_.size() + data.size <= body_buffer_limit)
+        body_buf_.append(static_cast<const char*>(data.data), data.size);
+      else
+        commit(false);
     }
     co_return write_result{};
   }
   body_bytes_ += data.size;
-  if (!committed_) {
+  // The first buffer holds only what fits it (a large first write goes to the sink directly): a
+  // writer is reused with its buffer's capacity, which must not be a response's size.
+  if (!committed_ && body_buf_.size() + data.size <= body_buffer_limit) {
     body_buf_.append(static_cast<const char*>(data.data), data.size);
-    if (body_buf_.size() > body_buffer_limit) commit(false);
-  } else if (data.size > 0) {
-    sink_->send_body(data);
+  } else {
+    if (!committed_) commit(false);
+    if (data.size > 0) sink_->send_body(data);
   }
   if (sink_->queued() >= flush_threshold) co_return co_await sink_->flush();
   co_return write_result{};

@@ -522,6 +522,64 @@ def scenario_reset_bodies(host, port, streams):
     c.close()
 
 
+def scenario_reset_held_body(host, port):
+    """A stream whose handler sleeps without reading (nor watching its token) fills the
+    connection's window with its body and is reset: the window must come back at the reset, not
+    when the handler returns, or the next upload waits for it. Prints the next upload's time."""
+    c = Client(host, port)
+    while not any(isinstance(e, h2.events.RemoteSettingsChanged) for e in c.events):
+        c.pump(10)
+    sid = c.send_request("POST", "/hold", end=False)
+    c.send_body(sid, b"h" * c.conn.outbound_flow_control_window, end=False)
+    time.sleep(0.2)  # the handler holds it
+    c.conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    c.flush()
+    start = time.monotonic()
+    r = c.wait(c.send_request("POST", "/echo", body=b"n" * 8000), 20)
+    say("next_ms", int((time.monotonic() - start) * 1000))
+    say("next_status", r["status"])
+    c.close()
+
+
+def scenario_body_after_answer(host, port, seconds):
+    """The handler answers without reading and returns, but its answer cannot leave (the client
+    opens no window for it), so the stream stays open: the client keeps sending DATA for SECONDS.
+    The server may read at most about a stream window of it (Go's processData gives the
+    connection's window back for a body nobody reads, not the stream's). Prints the bytes sent."""
+    c = Client(host, port, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    while not any(isinstance(e, h2.events.RemoteSettingsChanged) for e in c.events):
+        c.pump(10)
+    sid = c.send_request("POST", "/hello", end=False)
+    sent = 0
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        window = min(c.conn.local_flow_control_window(sid), c.conn.max_outbound_frame_size)
+        if window > 0:
+            c.conn.send_data(sid, b"d" * window)
+            sent += window
+            c.flush()
+            continue
+        try:
+            c.pump(0.1, ack_data=False)
+        except (socket.timeout, TimeoutError):
+            pass
+        if c.response(sid)["reset"] is not None:
+            break
+    say("sent", sent)
+    c.close()
+
+
+def scenario_abort_then_read(host, port):
+    """The handler aborts its response (RST_STREAM from the server), then reads the body, which
+    the client keeps open: the read must end at once, not wait for the client."""
+    c = Client(host, port)
+    sid = c.send_request("POST", "/abort-read", body=b"partial", end=False)
+    r = c.wait(sid, 10)
+    say("reset", r["reset"])
+    time.sleep(1.5)  # the connection stays: the read must not need its end
+    c.close()
+
+
 # --- Scenarios: attacks --------------------------------------------------------------------------
 
 def scenario_rapid_reset(host, port, rounds):

@@ -154,6 +154,16 @@ struct h2_server {
         std::string answer = "read all";
         if (!body) answer = "error: " + body.error().message();
         co_await w.write(answer);
+      } else if (path == "/hold") {  // sleeps, reading nothing and ignoring its token
+        (void)co_await sleep_for(std::chrono::seconds(4));
+      } else if (path == "/abort-read") {
+        w.abort();
+        auto body = co_await r.body->read_all();
+        {
+          std::lock_guard lock(seen.m);
+          seen.body_error = body ? "" : body.error().message();
+        }
+        seen.body_read_ended.mark();
       } else if (path == "/hijack") {
         auto h = co_await w.hijack();
         seen.hijack_refused = !h;
@@ -479,6 +489,50 @@ TEST_F(H2Peer, ResetStreamsGiveTheirBodiesWindowBack) {
   auto m = parse_lines(r.out);
   EXPECT_EQ(m["last_status"], "200") << r.out;
   EXPECT_EQ(m["last_same"], "yes") << r.out;
+}
+
+// A stream reset while its handler holds it (asleep, reading nothing) gives its body's share of
+// the connection's window back at the reset, not when the handler returns (Go's closeStream,
+// go.dev/issue/16481): the next upload on the connection goes at once.
+TEST_F(H2Peer, AResetStreamGivesTheWindowBackWhileItsHandlerStillRuns) {
+  REQUIRE_H2_PYTHON();
+  running_server s([](http::server& srv) {
+    srv.http2.max_receive_buffer_per_stream = 65535;
+    srv.http2.max_receive_buffer_per_connection = 65535;
+  });
+  auto r = run_peer(s, {"reset_held_body"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto m = parse_lines(r.out);
+  EXPECT_EQ(m["next_status"], "200") << r.out;
+  EXPECT_LT(std::stoi(m["next_ms"]), 2000) << "the next upload waited for the held handler";
+}
+
+// Once its handler has returned, a body nobody reads opens only the connection's window, not the
+// stream's: a client that keeps sending on a stream whose answer it holds back gets about one
+// stream window in (it made the server read without bound: found in review).
+TEST_F(H2Peer, ABodyNobodyReadsIsBoundedByTheStreamWindow) {
+  REQUIRE_H2_PYTHON();
+  running_server s([](http::server& srv) { srv.http2.max_receive_buffer_per_stream = 65535; });
+  auto r = run_peer(s, {"body_after_answer", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto m = parse_lines(r.out);
+  EXPECT_LE(std::stoll(m["sent"]), 4 * 65535) << r.out;
+}
+
+// A handler that aborted its response (RST_STREAM from the server) and then reads the body gets
+// an error at once, without waiting for the client.
+TEST_F(H2Peer, ABodyReadAfterTheHandlerAbortedEndsAtOnce) {
+  REQUIRE_H2_PYTHON();
+  running_server s;
+  const auto start = steady::now();
+  auto r = run_peer(s, {"abort_then_read"});  // (holds the connection 1.5 s after the reset)
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out)["reset"], "2") << r.out;  // INTERNAL_ERROR
+  auto ended = s.routes.seen.body_read_ended.wait_for(5s);
+  ASSERT_TRUE(ended) << "the read did not end";
+  EXPECT_LT(ms(*ended - start), 1000) << "the read waited for the client";
+  std::lock_guard lock(s.routes.seen.m);
+  EXPECT_NE(s.routes.seen.body_error, "");
 }
 
 // --- nghttp and h2load ---------------------------------------------------------------------------

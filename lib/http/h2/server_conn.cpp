@@ -633,7 +633,9 @@ void server_conn::on_reset_received() {
 int server_conn::on_data_chunk(std::int32_t id, const std::uint8_t* data, std::size_t n) {
   server_stream* s = stream_of(id);
   if (!s || s->handler_done || ended_) {
-    nghttp2_session_consume(session_, id, n);  // nobody will read it: the window opens at once
+    // Nobody will read it: the connection's window opens at once, the stream's stays closed (a
+    // client cannot make the server read a body nobody wants without bound: Go's processData).
+    nghttp2_session_consume_connection(session_, n);
     return 0;
   }
   s->on_data(data, n);

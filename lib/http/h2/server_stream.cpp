@@ -94,13 +94,14 @@ void server_stream::restart(std::int32_t id) noexcept {
   in_.clear();
   in_pos_ = 0;
   out_.clear();
+  if (out_.capacity() > 64 << 10) std::string().swap(out_);  // a spare keeps no large response
   out_pos_ = 0;
   progress_ = stall_mark_ = 0;
   in_ready_.reset();
   settled_.reset();
   headers_pending_ = 0;
   close_code_ = 0;
-  closed_ = detached_ = remote_ended_ = too_large_ = expect_continue_ = false;
+  closed_ = detached_ = remote_ended_ = too_large_ = expect_continue_ = window_returned_ = false;
   head_sent_ = no_body_ = ended_ = deferred_ = conn_ended_ = false;
   read_deadline = write_deadline = no_deadline;
 }
@@ -177,7 +178,23 @@ void server_stream::on_close(std::uint32_t code) noexcept {
   wake();
   // The stream can close before its handler returns only by a RST_STREAM (either way) or the
   // connection's end: the handler works for nobody now (Go cancels the request's context).
-  if (started && !handler_done) stop_request();
+  if (started && !handler_done) {
+    return_unread_window();
+    stop_request();
+  }
+}
+
+// The stream ended while its handler runs: the body bytes it has not read give the connection's
+// window back now (Go's closeStream, go.dev/issue/16481), not when the handler returns, or every
+// other upload on the connection would wait for it. They stay readable.
+void server_stream::return_unread_window() noexcept {
+  if (window_returned_) return;
+  window_returned_ = true;
+  const std::size_t unread = in_.size() - in_pos_;
+  if (unread > 0 && !conn_->ended()) {
+    nghttp2_session_consume_connection(conn_->session(), unread);
+    conn_->want_write();
+  }
 }
 
 void server_stream::on_connection_end() noexcept {
@@ -229,32 +246,37 @@ task<result<std::size_t>> server_stream::read(mutable_buffer buf, std::stop_toke
       }
       // The bytes read make room: the client's window opens by as much (nghttp2 sends the
       // WINDOW_UPDATE once half the window is consumed). For a closed stream the connection's
-      // window still opens.
-      if (!conn_->ended()) {
+      // window still opens, unless it was given back at the close.
+      if (!conn_->ended() && !window_returned_) {
         nghttp2_session_consume(conn_->session(), id_, n);
         if (nghttp2_session_want_write(conn_->session())) conn_->want_write();
       }
       co_return n;
     }
     if (remote_ended_) co_return std::size_t{0};
-    if (closed_ || conn_ended_ || conn_->ended()) co_return std::error_code(closed_error());
+    if (closed_ || detached_ || conn_ended_ || conn_->ended())
+      co_return std::error_code(closed_error());
     if (buf.size == 0) co_return std::size_t{0};
     in_ready_.reset();
     result<void> r = co_await in_ready_.wait(stop_token, read_deadline);
     // A reset stream stops the request too; the read says why it ended (the client's reset).
-    if (!r) co_return closed_ || conn_ended_ ? closed_error() : r.error();
+    if (!r) co_return closed_ || detached_ || conn_ended_ ? closed_error() : r.error();
   }
 }
 
+// Nobody will read the body (its handler has returned, or never ran): only the connection's
+// window opens for it, not the stream's, so a client cannot make the server read a body nobody
+// wants beyond one stream window (Go's processData).
 void server_stream::discard_body() noexcept {
   const std::size_t unread = in_.size() - in_pos_;
   in_.clear();
   if (in_.capacity() > 64 << 10) in_.shrink_to_fit();  // (a stream may be reused)
   in_pos_ = 0;
-  if (unread > 0 && !conn_->ended()) {
-    nghttp2_session_consume(conn_->session(), id_, unread);
+  if (unread > 0 && !conn_->ended() && !window_returned_) {
+    nghttp2_session_consume_connection(conn_->session(), unread);
     conn_->want_write();
   }
+  window_returned_ = true;
 }
 
 // --- The response --------------------------------------------------------------------------------
@@ -421,6 +443,11 @@ task<result<hijacked_conn>> server_stream::hijack() {
 void server_stream::reset(std::uint32_t code) noexcept {
   if (closed_ || detached_) return;
   detached_ = true;
+  // As a close by the client: nghttp2 will not report this one (its user data goes below).
+  if (started && !handler_done) {
+    return_unread_window();
+    stop_request();
+  }
   if (!conn_->ended()) {
     nghttp2_session* session = conn_->session();
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id_, code);

@@ -116,6 +116,7 @@ class server_stream final : public response_sink, public body_reader {
   void submit_headers(int status, const headers& fields, const head* final_head);
   void wake() noexcept;
   std::error_code closed_error() const noexcept;
+  void return_unread_window() noexcept;
 
   server_conn* conn_;
   std::int32_t id_;
@@ -133,6 +134,9 @@ class server_stream final : public response_sink, public body_reader {
   std::uint32_t close_code_ = 0;
   bool closed_ = false;
   bool detached_ = false;  // reset by this side: nghttp2 forgot it
+  // The connection's window was given back for the unread body (the stream closed under its
+  // handler, or nobody reads it): reads of what is left open nothing more.
+  bool window_returned_ = false;
   bool remote_ended_ = false;
   bool too_large_ = false;
   bool expect_continue_ = false;
