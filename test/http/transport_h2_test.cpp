@@ -408,7 +408,8 @@ TEST_F(TransportH2, WaitersForAFailedDialFailWithIt) {
 }
 
 // A thousand at once against the server's 250: about four connections, each carrying up to its
-// limit (100 assumed until a new one's SETTINGS arrive, Go's rule, so a few more may be dialed).
+// limit (100 assumed until a new one's SETTINGS arrive, Go's rule, so a few more may be dialed on
+// a loaded machine, ten at the very most).
 TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamLimit) {
   h2_server s;
   std::vector<outcome> got(1000);
@@ -425,7 +426,7 @@ TEST_F(TransportH2, AThousandConcurrentRequestsSpreadOverConnectionsByTheStreamL
   for (const outcome& o : got) ok += o.body == "slept" ? 1 : 0;
   EXPECT_EQ(ok, got.size());
   EXPECT_GE(dials, 4u);
-  EXPECT_LE(dials, 8u);
+  EXPECT_LE(dials, 10u);
 }
 
 TEST_F(TransportH2, StoppedRequestResetsItsStreamAndTheConnectionServesTheNext) {
