@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <ringo/http/transport.hpp>
 #include <ringo/net/error.hpp>
+#include <ringo/runtime/scope.hpp>
 
 #include "client_body.hpp"
 #include "context_errors.hpp"
@@ -120,7 +122,11 @@ void build_head(std::string& head, const client_request& req, const transport_op
   head += "\r\n";
 }
 
-// Writes the head, and the body too when it is a string and nothing waits for a 100 Continue.
+// A string body up to this size goes in the head's write.
+constexpr std::size_t body_in_head_limit = 16 << 10;
+
+// Writes the head, and the body too when `body_follows` (a string body, small, and nothing waits
+// for a 100 Continue).
 task<result<void, client_error>> write_head(conn_ptr pc, const client_request& req,
                                             const transport_options& o, bool body_follows,
                                             std::stop_token stop, attempt_info* info) {
@@ -177,15 +183,16 @@ enum class head_event {
 
 // Reads a response head into p. 1xx responses are skipped (got_100_continue reported), except
 // 101 and, when `until_continue` is set, a 100. Timeouts: the request's deadline, then
-// until_continue, then the response header timeout.
+// until_continue, then the response header timeout (unless `header_timeout` is false: the caller
+// runs it).
 task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
                                                  const client_request& req,
                                                  const transport_options& o, bool reused,
                                                  time_point until_continue, std::stop_token stop,
-                                                 attempt_info* info) {
+                                                 attempt_info* info, bool header_timeout = true) {
   const bool head_request = req.method == "HEAD";
   if (head_request) p.skip_body();
-  const time_point header_deadline = o.response_header_timeout > duration::zero()
+  const time_point header_deadline = header_timeout && o.response_header_timeout > duration::zero()
                                          ? clock::now() + o.response_header_timeout
                                          : no_deadline;
   const time_point deadline = std::min({req.deadline, until_continue, header_deadline});
@@ -246,6 +253,85 @@ task<result<head_event, client_error>> read_head(conn_ptr pc, message_parser& p,
   }
 }
 
+// The body's upload and the wait for the answer, side by side (upload_body, await_head).
+struct upload_race {
+  std::stop_source write_stop, read_stop, read_done;
+  std::optional<result<void, client_error>> sent;
+  std::optional<result<head_event, client_error>> got;
+  bool write_failed = false;      // the write failed by itself (not stopped)
+  bool header_timed_out = false;  // the response header timeout passed after the body's end
+};
+
+// How long a failed upload waits for an answer already on its way (a server that answered and
+// closed: its 413 says more than the reset).
+constexpr duration answer_grace = std::chrono::milliseconds(50);
+
+task<void> upload_body(conn_ptr pc, const client_request* req, const transport_options* o,
+                       attempt_info* info, upload_race* race) {
+  race->sent = co_await write_body(std::move(pc), *req, race->write_stop.get_token(), info);
+  if (race->read_done.stop_requested()) co_return;
+  if (!*race->sent) {
+    race->write_failed = !race->write_stop.stop_requested();
+    if (race->write_failed && !info->body_error)  // (the socket's failure, not the source's)
+      (void)co_await sleep_for(answer_grace, race->read_done.get_token());
+    race->read_stop.request_stop();
+    co_return;
+  }
+  // Go's ResponseHeaderTimeout counts from the request's end, body included. (GCC 12: no
+  // co_await in a && condition.)
+  if (o->response_header_timeout <= duration::zero()) co_return;
+  result<void> slept = co_await sleep_for(o->response_header_timeout, race->read_done.get_token());
+  if (slept) {
+    race->header_timed_out = true;
+    race->read_stop.request_stop();
+  }
+}
+
+task<void> await_head(conn_ptr pc, message_parser* p, const client_request* req,
+                      const transport_options* o, bool reused, attempt_info* info,
+                      upload_race* race) {
+  race->got = co_await read_head(std::move(pc), *p, *req, *o, reused, no_deadline,
+                                 race->read_stop.get_token(), info, false);
+  race->read_done.request_stop();
+  race->write_stop.request_stop();  // an answer, or the attempt failed: the upload is over
+}
+
+// Go's persistConn.roundTrip writes the body "concurrently with waiting for a response, in case
+// the server decides to reply before reading our full request body": a final answer that comes
+// first (a 413, a 401, a redirect) ends the upload and is the response, and the conn carries no
+// other request (the server expects a body it never got). A write that fails by itself is the
+// attempt's error, unless an answer comes within answer_grace.
+task<result<void, client_error>> upload_and_read_head(conn_ptr pc, message_parser& p,
+                                                      const client_request& req,
+                                                      const transport_options& o, bool reused,
+                                                      std::stop_token stop, attempt_info* info) {
+  upload_race race;
+  struct forward {
+    std::stop_source* to;
+    void operator()() const noexcept { to->request_stop(); }
+  };
+  std::stop_callback<forward> stop_write(stop, forward{&race.write_stop});
+  std::stop_callback<forward> stop_read(stop, forward{&race.read_stop});
+  {
+    scope both;
+    both.spawn(upload_body(pc, &req, &o, info, &race));
+    both.spawn(await_head(pc, &p, &req, &o, reused, info, &race));
+    co_await both.join();
+  }
+  if (*race.got) {
+    if (!*race.sent)
+      pc->not_reusable = "http: server answered before the request's body was sent";
+    else if (req.trace && req.trace->wrote_request)
+      req.trace->wrote_request({});
+    co_return result<void, client_error>{};
+  }
+  if (stop.stop_requested()) co_return canceled_error();
+  if (race.header_timed_out)
+    co_return client_error{make_error_code(errc::response_header_timeout), {}};
+  if (race.write_failed) co_return race.sent->error();
+  co_return race.got->error();
+}
+
 // One attempt on one conn (Go's persistConn.roundTrip): the head, the body (after a 100 Continue
 // or expect_continue_timeout when the request expects one), the response head.
 task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const client_request& req,
@@ -258,10 +344,13 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
     pc->not_reusable = "http: request asked to close the connection";
   const bool expect_continue = body && o.expect_continue_timeout > duration::zero() &&
                                req.header.has_token("Expect", "100-continue");
-  result<void, client_error> wrote =
-      co_await write_head(pc, req, o, body && !expect_continue, stop, info);
+  // A small string body leaves in one write with the head; a larger one (not copied into the
+  // head, which the conn keeps) and a streamed one are uploaded while the answer is awaited.
+  const bool body_in_head =
+      body && !expect_continue && !req.source && req.body.size() <= body_in_head_limit;
+  result<void, client_error> wrote = co_await write_head(pc, req, o, body_in_head, stop, info);
   if (!wrote) co_return wrote.error();
-  bool send_body = body && (req.source || expect_continue);
+  const bool send_body = body && !body_in_head;
   if (expect_continue) {
     if (req.trace && req.trace->wait_100_continue) req.trace->wait_100_continue();
     result<head_event, client_error> got = co_await read_head(
@@ -274,10 +363,7 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
       co_return result<void, client_error>{};
     }
   }
-  if (send_body) {
-    result<void, client_error> sent = co_await write_body(pc, req, stop, info);
-    if (!sent) co_return sent.error();
-  }
+  if (send_body) co_return co_await upload_and_read_head(pc, p, req, o, reused, stop, info);
   if (req.trace && req.trace->wrote_request) req.trace->wrote_request({});
   result<head_event, client_error> got =
       co_await read_head(pc, p, req, o, reused, no_deadline, stop, info);

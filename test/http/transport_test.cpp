@@ -631,5 +631,47 @@ TEST_F(TransportTest, AResponseThatOutlivesItsTransportPoolsNothing) {
   }(srv.url()));
 }
 
+// The request's body goes out while the answer is awaited (Go's persistConn.roundTrip): a server
+// that answers before reading it all (a 413) ends the upload, and the answer is the response,
+// whether the server then waits or closes; the conn is not pooled (the server expects a body it
+// never got). The upload is 64 MiB: far more than the socket buffers hold.
+void answer_413_early(int fd, bool close_after) {
+  std::string got;  // the head, and whatever of the body came with it
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return;
+    got.append(buf, std::size_t(n));
+  }
+  send_all(fd, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n");
+  if (!close_after) std::this_thread::sleep_for(1500ms);  // reads nothing more, keeps the socket
+}
+
+void expect_early_413(bool close_after) {
+  script_server srv([close_after](int fd, int) { answer_413_early(fd, close_after); });
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    client_request post = get(u, "POST");
+    post.body = std::string(64 << 20, 'u');
+    const time_point start = clock::now();
+    auto r = co_await t->round_trip(std::move(post));
+    EXPECT_TRUE(r) << (r ? "" : r.error().message());
+    if (!r) co_return;
+    EXPECT_EQ(r->status, 413);
+    EXPECT_LT(clock::now() - start, 1s) << "the answer waited for the upload";
+    (void)co_await r->body->read_all();
+    EXPECT_EQ(t->idle_count(), 0u) << "a conn whose body was cut was pooled";
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
+TEST_F(TransportTest, AnAnswerBeforeTheBodyIsSentEndsTheUpload) {
+  expect_early_413(false);
+}
+
+TEST_F(TransportTest, AnAnswerBeforeTheServerClosesBeatsTheWriteError) {
+  expect_early_413(true);
+}
+
 }  // namespace
 }  // namespace ringo::http
