@@ -522,6 +522,15 @@ def scenario_reset_bodies(host, port, streams):
     c.close()
 
 
+def scenario_get(host, port, path):
+    """One GET; prints its status once the stream has ended."""
+    c = Client(host, port)
+    r = c.get(path)
+    say("status", r["status"])
+    say("reset", r["reset"])
+    c.close()
+
+
 def scenario_reset_held_body(host, port):
     """A stream whose handler sleeps without reading (nor watching its token) fills the
     connection's window with its body and is reset: the window must come back at the reset, not

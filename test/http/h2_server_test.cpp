@@ -154,6 +154,10 @@ struct h2_server {
         std::string answer = "read all";
         if (!body) answer = "error: " + body.error().message();
         co_await w.write(answer);
+      } else if (path == "/no-content-then-work") {  // a 204 flushed, then work
+        w.write_header(status::no_content);
+        co_await w.flush();
+        if (!co_await sleep_for(300ms, r.stop)) seen.delay_stopped.mark();
       } else if (path == "/hold") {  // sleeps, reading nothing and ignoring its token
         (void)co_await sleep_for(std::chrono::seconds(4));
       } else if (path == "/abort-read") {
@@ -489,6 +493,19 @@ TEST_F(H2Peer, ResetStreamsGiveTheirBodiesWindowBack) {
   auto m = parse_lines(r.out);
   EXPECT_EQ(m["last_status"], "200") << r.out;
   EXPECT_EQ(m["last_same"], "yes") << r.out;
+}
+
+// A 204 flushed while its handler works on ends the stream when the handler returns, as Go's
+// does, not with the head: the client is still there, and the handler's request is not stopped.
+TEST_F(H2Peer, AFlushed204EndsTheStreamWhenItsHandlerReturns) {
+  REQUIRE_H2_PYTHON();
+  running_server s;
+  const auto start = steady::now();
+  auto r = run_peer(s, {"get", "/no-content-then-work"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_lines(r.out)["status"], "204") << r.out;
+  EXPECT_GE(ms(steady::now() - start), 300) << "the stream ended before the handler";
+  EXPECT_FALSE(s.routes.seen.delay_stopped.marked()) << "the handler's request was stopped";
 }
 
 // A stream reset while its handler holds it (asleep, reading nothing) gives its body's share of

@@ -312,10 +312,13 @@ void server_stream::submit_headers(int code, const headers& fields, const head* 
     auto [end, ec] = std::to_chars(n, n + sizeof n, *final_head->length);
     b.add("content-length", b.copy(std::string_view(n, static_cast<std::size_t>(end - n))));
   }
-  const bool body = req.method != "HEAD" && status_allows_body(code);
+  const bool head_request = req.method == "HEAD";
+  const bool body = !head_request && status_allows_body(code);
   const bool empty = final_head->final && final_head->length == 0 && !final_head->trailers &&
                      !declares_trailers(fields);
-  if (!body || empty) {
+  // A 204 or 304 flushed while its handler still runs ends the stream when the handler does (Go
+  // waits for handlerDone), not with the head: that would stop the handler's request.
+  if ((!body && (final_head->final || head_request)) || empty) {
     no_body_ = true;
     nghttp2_submit_response(session, id_, b.data(), b.size(), nullptr);
     return;
