@@ -89,6 +89,14 @@ task<result<conn_ptr, client_error>> transport::state::wait_for_conn(std::string
     if (got.error() == ringo::errc::operation_canceled) co_return detail::canceled_error();
     co_return detail::deadline_error();
   }
+  // Stopped (or out of time) in the turn that delivered a conn: the conn is good and goes back,
+  // as Go's wantConn.cancel gives it to putOrCloseIdleConn; the request is over.
+  if (stop.stop_requested() || clock::now() >= req.deadline) {
+    if (got->pc) put_or_close_idle_conn(got->pc);
+    if (got->h2) got->h2->unreserve();
+    if (stop.stop_requested()) co_return detail::canceled_error();
+    co_return detail::deadline_error();
+  }
   if (got->h2) {
     got->h2->unreserve();  // the slot h2_conn_ready kept for this round trip, taken now
     info = {got->h2->reused(), false, {}, 2};

@@ -631,6 +631,38 @@ TEST_F(TransportTest, AResponseThatOutlivesItsTransportPoolsNothing) {
   }(srv.url()));
 }
 
+task<void> fetch_into(transport* t, std::string u, std::stop_token stop, std::string* out) {
+  *out = co_await fetch(t, get(u), stop);
+}
+
+// A waiter stopped in the same turn as a conn is handed to it gives the conn back (Go's
+// wantConn.cancel: putOrCloseIdleConn): the stop is the request's end, not the conn's.
+TEST_F(TransportTest, AConnHandedToAWaiterStoppedInTheSameTurnGoesBack) {
+  script_server srv([](int fd, int index) { serve_hello(fd, index); });
+  transport_options o;
+  o.max_conns_per_host = 1;
+  transport tr(o);
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    auto first = co_await t->round_trip(get(u));  // holds the only conn until its body is read
+    EXPECT_TRUE(first);
+    if (!first) co_return;
+    std::stop_source stop;
+    std::string waited;
+    scope s;
+    s.spawn(fetch_into(t, u, stop.get_token(), &waited));
+    (void)co_await sleep_for(20ms);  // it waits for the conn
+    stop.request_stop();
+    auto body = co_await first->body->read_all();  // buffered: the conn goes back in this turn
+    EXPECT_EQ(body.value_or("<error>"), "hello");
+    co_await s.join();
+    EXPECT_TRUE(waited.starts_with("error: ")) << waited;
+    EXPECT_EQ(t->idle_count(), 1u) << "the conn was closed";
+    EXPECT_EQ(co_await fetch(t, get(u)), "hello");
+    EXPECT_EQ(t->dial_count(), 1u);
+    co_await t->close();
+  }(&tr, srv.url()));
+}
+
 // The request's body goes out while the answer is awaited (Go's persistConn.roundTrip): a server
 // that answers before reading it all (a 413) ends the upload, and the answer is the response,
 // whether the server then waits or closes; the conn is not pooled (the server expects a body it
