@@ -61,7 +61,7 @@ std::string sum_of(std::string_view body) {
 // A conn whose first byte is not TLS's is served as plain http, so one port speaks both. Routes:
 // /hello; /who ("tls" or "plain", and the Referer); /bytes/N (N bytes of pattern()); POST /sum
 // ("<length> <fnv64a>" of the body); /to/URL (a 302 to URL). With idle_close set, a conn idle that
-// long is ended with close_notify.
+// long is ended with close_notify, or with a reset (RST, nothing more) when idle_reset is set.
 class https_server {
   static net::tls_config with_alpn(net::tls_config c) {
     c.next_protos = {"http/1.1"};
@@ -88,6 +88,7 @@ class https_server {
   }
 
   duration idle_close{};
+  bool idle_reset = false;
   int accepts = 0;
   int handshakes = 0;
   int resumed = 0;
@@ -119,8 +120,12 @@ class https_server {
         const bool idle = in.empty() && idle_close > duration::zero();
         auto n = co_await s->read(buf, stop, clock::now() + (idle ? idle_close : 10s));
         if (!n || *n == 0) {
-          if (!n && n.error() == ringo::errc::timed_out && idle)
-            (void)co_await s->close_write(stop, clock::now() + 1s);
+          if (!n && n.error() == ringo::errc::timed_out && idle) {
+            if (idle_reset)
+              reset(s);
+            else
+              (void)co_await s->close_write(stop, clock::now() + 1s);
+          }
           co_return;
         }
         in.append(buf, *n);
@@ -177,6 +182,17 @@ class https_server {
         if (!co_await s->write_all(chunk, stop, clock::now() + 10s)) co_return;
         at += chunk.size();
       }
+    }
+  }
+
+  // Closes the socket under `s` with SO_LINGER 0: an RST, no close_notify.
+  static void reset(net::stream* s) {
+    net::stream* under = s;
+    if (auto* t = dynamic_cast<net::tls_stream*>(s)) under = &t->underlying();
+    if (auto* c = dynamic_cast<net::conn*>(under)) {
+      const ::linger now{1, 0};
+      ::setsockopt(c->native_handle(), SOL_SOCKET, SO_LINGER, &now, sizeof now);
+      c->close();
     }
   }
 
@@ -580,6 +596,32 @@ TEST_F(TransportTls, IdleWatcherDropsAConnTheServerClosed) {
   }());
   EXPECT_EQ(log.count("conn new"), 2);
   EXPECT_EQ(log.count("conn reused"), 0);
+  EXPECT_EQ(srv.accepts, 2);
+}
+
+// A reset (no close_notify) on an idle TLS conn reaches the watcher as an error, not as readable
+// bytes: it closes the conn too (it used to leave the dead conn pooled).
+TEST_F(TransportTls, IdleWatcherDropsAConnTheServerReset) {
+  https_server srv(server_config());
+  srv.idle_close = 100ms;
+  srv.idle_reset = true;
+  transport t(options());
+  ringo::run([&]() -> task<void> {
+    scope s;
+    s.spawn(srv.run(s.get_token()));
+    EXPECT_EQ(co_await body_of(co_await t.round_trip(get(srv.url("/hello")))), "hello");
+    EXPECT_EQ(t.idle_count(), 1u);
+    (void)co_await sleep_for(400ms);
+    EXPECT_EQ(t.idle_count(), 0u) << "the reset conn stayed pooled";
+    bool counted = false;
+    for (const auto& [reason, n] : t.stats().closed)
+      counted |= reason == "http: server closed idle connection" && n == 1;
+    EXPECT_TRUE(counted);
+    EXPECT_EQ(co_await body_of(co_await t.round_trip(get(srv.url("/hello")))), "hello");
+    co_await t.close();
+    s.request_stop();
+    co_await s.join();
+  }());
   EXPECT_EQ(srv.accepts, 2);
 }
 
