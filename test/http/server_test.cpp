@@ -1200,6 +1200,17 @@ task<void> serve_listener(http::server& srv, net::listener& l, counter& served) 
   served.bump();
 }
 
+// A server on its thread serving its own listener and a second one: serve() called twice.
+struct two_listeners {
+  net::listener second;
+  counter second_served;
+  server_thread t;  // (last: stopped before the listener goes)
+  explicit two_listeners(http::server& srv)
+      : second(net::listen("tcp", "127.0.0.1:0").value()), t(srv) {
+    t.spawn([this, &srv] { return serve_listener(srv, second, second_served); });
+  }
+};
+
 // One server serving two listeners (Go's Serve, called for each): shutdown() waits for the
 // requests of both, whichever serve() began last or ends first, and both serve() calls return.
 // (The second serve() took over the connections' token and the first to end signalled the
@@ -1212,12 +1223,9 @@ TEST_F(Shutdown, WaitsForTheRequestsOfEveryListenerServed) {
     if (!co_await sleep_for(1s, r.stop)) ++stopped;
     co_await w.write("done " + r.target);
   });
-  server_thread t(srv);
-  auto second = net::listen("tcp", "127.0.0.1:0");
-  ASSERT_TRUE(second);
-  counter second_served;
-  t.spawn([&] { return serve_listener(srv, *second, second_served); });
-  raw_client c(second->addr().port());
+  two_listeners both(srv);
+  server_thread& t = both.t;
+  raw_client c(both.second.addr().port());
   c.send(get_request("/slow"));
   ASSERT_TRUE(started.wait_for(1));
   auto done = t.shutdown();
@@ -1228,7 +1236,7 @@ TEST_F(Shutdown, WaitsForTheRequestsOfEveryListenerServed) {
   EXPECT_EQ(r->body, "done /slow");
   EXPECT_EQ(done.wait_for(2s), std::future_status::ready);
   EXPECT_TRUE(t.wait_served(1s));
-  EXPECT_TRUE(second_served.wait_for(1));
+  EXPECT_TRUE(both.second_served.wait_for(1));
   EXPECT_EQ(stopped, 0);
 }
 
@@ -1239,12 +1247,9 @@ TEST_F(Shutdown, CloseStopsTheHandlersOfEveryListenerServed) {
     started.bump();
     if (!co_await sleep_for(10s, r.stop)) stopped.bump();
   });
-  server_thread t(srv);
-  auto second = net::listen("tcp", "127.0.0.1:0");
-  ASSERT_TRUE(second);
-  counter second_served;
-  t.spawn([&] { return serve_listener(srv, *second, second_served); });
-  raw_client other(second->addr().port());
+  two_listeners both(srv);
+  server_thread& t = both.t;
+  raw_client other(both.second.addr().port());
   other.send(get_request("/"));
   ASSERT_TRUE(started.wait_for(1));
   raw_client first(t.port());
@@ -1253,7 +1258,7 @@ TEST_F(Shutdown, CloseStopsTheHandlersOfEveryListenerServed) {
   t.close();
   EXPECT_TRUE(stopped.wait_for(2, 2s)) << "a handler was not stopped";
   EXPECT_TRUE(t.wait_served(2s));
-  EXPECT_TRUE(second_served.wait_for(1));
+  EXPECT_TRUE(both.second_served.wait_for(1));
 }
 
 // A request that arrives on an idle connection as shutdown begins is served, then the connection
