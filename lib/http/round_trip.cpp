@@ -74,7 +74,8 @@ bool has_body(const client_request& req) {
   return req.source ? req.source->length() != std::size_t(0) : !req.body.empty();
 }
 
-void build_head(std::string& head, const client_request& req, const transport_options& o,
+// Returns whether the request asks to close the connection (its own "Connection: close").
+bool build_head(std::string& head, const client_request& req, const transport_options& o,
                 std::optional<std::size_t> length, bool chunked, const detail::persist_conn& pc) {
   head.clear();
   if (pc.absolute_form) {  // to an HTTP proxy: "GET http://host:port/path HTTP/1.1"
@@ -98,11 +99,13 @@ void build_head(std::string& head, const client_request& req, const transport_op
     }
     head += "\r\n";
   }
-  bool user_agent = false;
+  bool user_agent = false, close = false;
   for (const auto& f : req.header) {
     if (iequals(f.name, "Host") || iequals(f.name, "Content-Length") ||
         iequals(f.name, "Transfer-Encoding"))
       continue;
+    if (f.name.size() == 10 && iequals(f.name, "Connection"))
+      close = close || list_has_token(f.value, "close");
     // An empty User-Agent asks for none (Go's Request.write): a proxy forwards a request that
     // had none without adding its own (go.dev/issue/15524).
     if (f.name.size() == 10 && iequals(f.name, "User-Agent")) {
@@ -117,9 +120,9 @@ void build_head(std::string& head, const client_request& req, const transport_op
     head += "Transfer-Encoding: chunked\r\n";
   else if (length && (*length > 0 || h1::method_expects_body(req.method)))
     h1::append_field(head, "Content-Length", *length);
-  if (o.disable_keep_alives && !req.header.has_token("Connection", "close"))
-    head += "Connection: close\r\n";
+  if (o.disable_keep_alives && !close) head += "Connection: close\r\n";
   head += "\r\n";
+  return close;
 }
 
 // A string body up to this size goes in the head's write.
@@ -133,7 +136,10 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
   std::optional<std::size_t> length =
       req.source ? req.source->length() : std::optional<std::size_t>(req.body.size());
   std::string& head = pc->head;
-  build_head(head, req, o, length, req.source && !length, *pc);
+  // The caller's own "Connection: close" (Go's Request.Close): the server may close without
+  // saying so, and a conn pooled after it would fail the next request.
+  if (build_head(head, req, o, length, req.source && !length, *pc))
+    pc->not_reusable = "http: request asked to close the connection";
   if (body_follows && !req.source) head += req.body;
   result<void, client_error> w = co_await write_bytes(pc, head, stop, req.deadline, info);
   if (!w) co_return w.error();
@@ -338,10 +344,6 @@ task<result<void, client_error>> exchange(conn_ptr pc, message_parser& p, const 
                                           const transport_options& o, bool reused,
                                           std::stop_token stop, attempt_info* info) {
   const bool body = has_body(req);
-  // The caller's own "Connection: close" (Go's Request.Close): the server may close without
-  // saying so, and a conn pooled after it would fail the next request.
-  if (req.header.has_token("Connection", "close"))
-    pc->not_reusable = "http: request asked to close the connection";
   const bool expect_continue = body && o.expect_continue_timeout > duration::zero() &&
                                req.header.has_token("Expect", "100-continue");
   // A small string body leaves in one write with the head; a larger one (not copied into the
