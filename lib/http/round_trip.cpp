@@ -140,7 +140,7 @@ task<result<void, client_error>> write_head(conn_ptr pc, const client_request& r
   // saying so, and a conn pooled after it would fail the next request.
   if (build_head(head, req, o, length, req.source && !length, *pc))
     pc->not_reusable = "http: request asked to close the connection";
-  if (body_follows && !req.source) head += req.body;
+  if (body_follows) head += req.body;
   result<void, client_error> w = co_await write_bytes(pc, head, stop, req.deadline, info);
   if (!w) co_return w.error();
   if (req.trace && req.trace->wrote_headers) req.trace->wrote_headers();
@@ -312,12 +312,9 @@ task<result<void, client_error>> upload_and_read_head(conn_ptr pc, message_parse
                                                       const transport_options& o, bool reused,
                                                       std::stop_token stop, attempt_info* info) {
   upload_race race;
-  struct forward {
-    std::stop_source* to;
-    void operator()() const noexcept { to->request_stop(); }
-  };
-  std::stop_callback<forward> stop_write(stop, forward{&race.write_stop});
-  std::stop_callback<forward> stop_read(stop, forward{&race.read_stop});
+  using ringo::detail::forward_stop;
+  std::stop_callback<forward_stop> stop_write(stop, forward_stop{&race.write_stop});
+  std::stop_callback<forward_stop> stop_read(stop, forward_stop{&race.read_stop});
   {
     scope both;
     both.spawn(upload_body(pc, &req, &o, info, &race));

@@ -176,10 +176,7 @@ class server_conn final : private server_output::connection, private conn_reader
   watch_timer watch_timer_{this};
   void disarm_watch() noexcept;
   std::stop_source req_stop_{std::nostopstate};  // request::stop's source (arm_request_stop)
-  struct forward_stop {
-    std::stop_source* target;
-    void operator()() const noexcept { target->request_stop(); }
-  };
+  using forward_stop = ringo::detail::forward_stop;
   std::optional<std::stop_callback<forward_stop>> req_link_;  // forced shutdown -> req_stop_
   std::stop_token link_token_;                                // what req_link_ listens to
   std::optional<scope> req_scope_;  // work beside a handler that suspended

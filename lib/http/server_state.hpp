@@ -12,6 +12,7 @@
 
 #include "ringo/http/server.hpp"
 #include "ringo/runtime/event.hpp"
+#include "ringo/runtime/scope.hpp"
 
 namespace ringo::http {
 namespace detail {
@@ -33,10 +34,7 @@ struct server::state {
   std::size_t open_conns = 0;  // not hijacked
   void conn_opened() noexcept;
   void conn_closed() noexcept;
-  struct forward_stop {
-    std::stop_source* target;
-    void operator()() const noexcept { target->request_stop(); }
-  };
+  using forward_stop = ringo::detail::forward_stop;
   // While serving: stops every connection's work, of every serve_on (forced): close(), or a
   // connection that threw. Made afresh when serving starts with none running.
   std::stop_source conns_source;

@@ -30,6 +30,13 @@ template <typename F>
 task<void> invoke_owned(F f, std::stop_token stop) {
   co_await std::invoke(f, std::move(stop));
 }
+
+// A stop_callback's action that passes a stop on to another source: a token linked to a source
+// (std::stop_callback<forward_stop> link(token, forward_stop{&source})).
+struct forward_stop {
+  std::stop_source* target;
+  void operator()() const noexcept { target->request_stop(); }
+};
 }  // namespace detail
 
 class scope final : detail::child_sink {
@@ -63,10 +70,7 @@ class scope final : detail::child_sink {
   std::size_t active() const noexcept { return active_; }
 
  private:
-  struct forward_stop {
-    std::stop_source* target;
-    void operator()() const noexcept { target->request_stop(); }
-  };
+  using forward_stop = detail::forward_stop;
   std::coroutine_handle<> child_done(std::exception_ptr error) noexcept override;
 
   std::stop_source source_;
