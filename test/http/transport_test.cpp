@@ -680,7 +680,10 @@ void answer_413_early(int fd, bool close_after) {
 }
 
 void expect_early_413(bool close_after) {
-  script_server srv([close_after](int fd, int) { answer_413_early(fd, close_after); });
+  script_server srv([close_after](int fd, int index) {
+    if (index == 0) return answer_413_early(fd, close_after);
+    serve_hello(fd, index);
+  });
   transport tr;
   ringo::run([](transport* t, std::string u) -> task<void> {
     client_request post = get(u, "POST");
@@ -693,6 +696,8 @@ void expect_early_413(bool close_after) {
     EXPECT_LT(clock::now() - start, 1s) << "the answer waited for the upload";
     (void)co_await r->body->read_all();
     EXPECT_EQ(t->idle_count(), 0u) << "a conn whose body was cut was pooled";
+    EXPECT_EQ(co_await fetch(t, get(u)), "hello");  // on a new conn, its own answer only
+    EXPECT_EQ(t->dial_count(), 2u);
     co_await t->close();
   }(&tr, srv.url()));
 }
@@ -703,6 +708,27 @@ TEST_F(TransportTest, AnAnswerBeforeTheBodyIsSentEndsTheUpload) {
 
 TEST_F(TransportTest, AnAnswerBeforeTheServerClosesBeatsTheWriteError) {
   expect_early_413(true);
+}
+
+// A stop during an upload the server neither reads nor answers ends both the write and the wait
+// for the answer at once (RingoTest counts the descriptors after).
+TEST_F(TransportTest, StoppingAnUploadNobodyReadsEndsItAtOnce) {
+  script_server srv([](int, int) { std::this_thread::sleep_for(1500ms); });  // reads nothing
+  transport tr;
+  ringo::run([](transport* t, std::string u) -> task<void> {
+    std::stop_source stop;
+    client_request post = get(u, "POST");
+    post.body = std::string(64 << 20, 'u');
+    scope s;
+    s.spawn(ringo::test::stop_after(&stop, 100ms));
+    const time_point start = clock::now();
+    std::string got = co_await fetch(t, std::move(post), stop.get_token());
+    EXPECT_LT(clock::now() - start, 1s) << "the stop did not end the upload";
+    EXPECT_TRUE(got.starts_with("error: ")) << got;
+    EXPECT_EQ(t->idle_count(), 0u);
+    co_await s.join();
+    co_await t->close();
+  }(&tr, srv.url()));
 }
 
 }  // namespace
